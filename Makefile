@@ -1,0 +1,29 @@
+# Two user-facing targets: `make run` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is installed on its own, first: on the project machines a CPU build of this version is
+# already on disk, and asking for it by exact version stops pip pulling a multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+RUN_DIR ?= runs/default
+
+.PHONY: run test setup bench clean
+
+run: $(STAMP)
+	$(BIN)/digitrec data fetch
+	$(BIN)/digitrec data info
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH_SPEC)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,3 @@
+"""digitrec: handwritten-digit recognition toolkit."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,91 @@
+"""The `digitrec` command line: a thin typed layer over the Python API (one module per verb group)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..errors import DigitrecError
+
+
+class _FriendlyErrors(TyperGroup):
+    """Turns errors into one line on stderr: exit 1 for runtime errors, 2 for usage (typer's own).
+
+    `--debug` (or DIGITREC_DEBUG=1) lets the exception through with its traceback instead.
+    """
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except (typer.TyperException, typer.Exit, typer.Abort):  # usage errors, --help, exits
+            raise
+        except BrokenPipeError:
+            # `digitrec ... | head` closed our stdout: not an error worth a message.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
+        except KeyboardInterrupt:
+            if _debug(ctx):
+                raise
+            typer.echo("digitrec: interrupted", err=True)
+            raise typer.Exit(130) from None
+        except Exception as exc:  # noqa: BLE001 - the whole point is one line, not a traceback
+            if _debug(ctx):
+                raise
+            typer.echo(f"digitrec: error: {_describe(exc)}", err=True)
+            raise typer.Exit(1) from None
+
+
+def _debug(ctx: typer.Context) -> bool:
+    return bool(ctx.params.get("debug")) or os.environ.get("DIGITREC_DEBUG") == "1"
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, DigitrecError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    # Anything else is a bug in digitrec rather than bad input: say so, point at --debug.
+    return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+
+
+app = typer.Typer(
+    cls=_FriendlyErrors,
+    help="Handwritten-digit recognition: data, recipes, training, evaluation, prediction, serving.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"digitrec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="Show the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+) -> None:
+    """digitrec: train, compare, understand and deploy digit classifiers."""
+
+
+def _register() -> None:
+    # Imported here so each verb module can `from . import app` without a cycle.
+    from . import data  # noqa: F401
+
+
+_register()
+
+
+def main() -> None:
+    app(prog_name="digitrec")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

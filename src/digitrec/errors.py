@@ -1,0 +1,13 @@
+"""Exceptions whose message is meant for the person at the keyboard."""
+
+
+class DigitrecError(Exception):
+    """An error the CLI prints as one line (what, where, what to do) and exits 1 on."""
+
+
+class DatasetError(DigitrecError):
+    """A data file or dataset option is missing, corrupt or malformed."""
+
+
+class CheckpointError(DigitrecError):
+    """A model file cannot be read or does not describe a digitrec model."""
