@@ -71,3 +71,75 @@ def class_balance(counts: dict[str, np.ndarray], classes: Sequence[str], path: s
     ax.set_title("class balance")
     ax.legend()
     return save_figure(figure, path)
+
+
+def learning_curves(history: Sequence[dict], path: str | os.PathLike, title: str = "") -> Path:
+    """Loss and accuracy per epoch: training in blue, validation in orange (when present)."""
+    figure = _new_figure(10, 4)
+    loss_ax, acc_ax = figure.subplots(1, 2)
+    epochs = [row["epoch"] for row in history]
+    for ax, metric, label in ((loss_ax, "loss", "cross-entropy loss"), (acc_ax, "acc", "accuracy")):
+        ax.plot(epochs, [row[f"train_{metric}"] for row in history], "o-", color=TRAIN_COLOUR, label="train", ms=3)
+        val = [row.get(f"val_{metric}") for row in history]
+        if any(v is not None for v in val):
+            ax.plot(epochs, val, "o-", color=VAL_COLOUR, label="validation", ms=3)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)
+
+
+def confusion_matrix(confusion: np.ndarray, classes: Sequence[str], path: str | os.PathLike, title: str = "") -> Path:
+    """Counts with row-normalised shading, so errors stand out whatever the class sizes."""
+    figure = _new_figure(7.5, 6.5)
+    ax = figure.subplots()
+    rates = confusion / np.clip(confusion.sum(axis=1, keepdims=True), 1, None)
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(image, ax=ax, label="share of the true class")
+    for (row, col), count in np.ndenumerate(confusion):
+        if count:
+            colour = "white" if rates[row, col] > 0.5 else "black"
+            ax.text(col, row, str(count), ha="center", va="center", fontsize=8, color=colour)
+    ticks = np.arange(len(classes))
+    ax.set_xticks(ticks, classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right" if max(map(len, classes)) > 2 else "center")
+    ax.set_yticks(ticks, classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or "confusion matrix")
+    return save_figure(figure, path)
+
+
+def misclassified(
+    images: np.ndarray, labels: np.ndarray, predictions: np.ndarray, confidences: np.ndarray,
+    classes: Sequence[str], path: str | os.PathLike, limit: int = 36,
+) -> Path:
+    """A grid of wrong predictions, the most confident mistakes first."""
+    wrong = np.flatnonzero(predictions != labels)
+    wrong = wrong[np.argsort(-confidences[wrong])][:limit]
+    titles = [f"true {classes[labels[i]]}\npred {classes[predictions[i]]} {confidences[i]:.2f}" for i in wrong]
+    suptitle = f"{len(np.flatnonzero(predictions != labels))} misclassified of {len(labels)}"
+    if len(wrong) == 0:
+        figure = _new_figure(4, 2)
+        figure.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+        return save_figure(figure, path)
+    return image_grid(images[wrong], titles, path, columns=min(9, len(wrong)),
+                      title_colours=["tab:red"] * len(wrong), suptitle=suptitle)
+
+
+def box_plot(groups: dict[str, Sequence[float]], path: str | os.PathLike, ylabel: str = "accuracy", title: str = "") -> Path:
+    """Box-and-whisker of scores per group (e.g. folds per recipe), points overlaid."""
+    figure = _new_figure(max(4.0, 1.6 * len(groups) + 1.5), 4.5)
+    ax = figure.subplots()
+    names = list(groups)
+    ax.boxplot([groups[n] for n in names], showmeans=True)
+    ax.set_xticks(np.arange(1, len(names) + 1), names, rotation=20 if len(names) > 3 else 0)
+    for i, name in enumerate(names, start=1):
+        values = np.asarray(groups[name], dtype=float)
+        ax.plot(np.full(len(values), i) + np.linspace(-0.08, 0.08, len(values)), values, ".", color="tab:gray", alpha=0.7)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(title)
+    return save_figure(figure, path)

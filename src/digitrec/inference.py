@@ -1,0 +1,119 @@
+"""Inference is one function per backend behind `Predictor`; evaluation and serving build on it.
+
+`load_model(path)` reads a PyTorch checkpoint (`.pt`), a NumPy network (`.npz`), an ONNX file
+(`.onnx`) or a run directory, and returns a Predictor that takes uint8 (N, 28, 28) or (28, 28)
+arrays (ink high, MNIST style; float arrays are read as 0..1) and returns probabilities.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import CheckpointError, DigitrecError
+
+ProbaFn = Callable[[np.ndarray], np.ndarray]  # float32 (N, 28, 28) in [0, 1] -> (N, classes)
+
+
+class Predictor:
+    """A trained classifier with a NumPy interface, whatever engine made it."""
+
+    def __init__(self, proba_fn: ProbaFn, classes: list[str], metadata: dict[str, Any], path: Path | None = None):
+        self._proba_fn = proba_fn
+        self.classes = list(classes)
+        self.metadata = metadata  # model name, recipe, metrics, normalisation, versions...
+        self.path = path
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities, float32 (N, classes)."""
+        batch = as_batch(images)
+        if len(batch) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        return np.asarray(self._proba_fn(batch), dtype=np.float32)
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """Most probable class index per image, int64 (N,)."""
+        return self.predict_proba(images).argmax(axis=1).astype(np.int64)
+
+    def __repr__(self) -> str:
+        return f"Predictor({self.metadata.get('model', '?')!r}, classes={len(self.classes)}, path={self.path})"
+
+
+def as_batch(images: np.ndarray) -> np.ndarray:
+    """Accept (28, 28), (N, 28, 28) or (N, 1, 28, 28); uint8 0..255 or float 0..1 -> float32 0..1."""
+    array = np.asarray(images)
+    if array.ndim == 2:
+        array = array[None]
+    if array.ndim == 4 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 3 or array.shape[1:] != (28, 28):
+        raise DigitrecError(
+            f"expected images of shape (28, 28) or (N, 28, 28), got {array.shape}; "
+            "use digitrec.preprocess.to_mnist for photos"
+        )
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / 255.0
+    if not np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_:
+        raise DigitrecError(f"expected numeric images, got dtype {array.dtype}")
+    return array.astype(np.float32)
+
+
+def torch_proba_fn(model, mean: float, std: float, device: str = "cpu", batch_size: int = 1000) -> ProbaFn:
+    import torch
+
+    model = model.to(device).eval()
+
+    def proba(images: np.ndarray) -> np.ndarray:
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                chunk = torch.from_numpy(images[start:start + batch_size]).to(device).unsqueeze(1)
+                out.append(torch.softmax(model((chunk - mean) / std), dim=1).float().cpu().numpy())
+        return np.concatenate(out)
+
+    return proba
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> Predictor:
+    """A Predictor from a model file (.pt, .npz, .onnx) or a run directory holding one."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        found = [path / name for name in ("model.pt", "model.npz", "model.onnx") if (path / name).is_file()]
+        if not found:
+            raise CheckpointError(f"{path}: no model.pt, model.npz or model.onnx in this folder")
+        path = found[0]
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such model file")
+    loaders = {".pt": _load_torch, ".pth": _load_torch, ".npz": _load_scratch, ".onnx": _load_onnx}
+    loader = loaders.get(path.suffix.lower())
+    if loader is None:
+        raise CheckpointError(f"{path}: unknown model type '{path.suffix}'; expected .pt, .npz or .onnx (or a run folder)")
+    return loader(path, device)
+
+
+def _load_torch(path: Path, device: str) -> Predictor:
+    from .training.checkpoint import build_model, load_checkpoint
+
+    checkpoint = load_checkpoint(path)
+    model = build_model(checkpoint, path)
+    norm = checkpoint["normalization"]
+    metadata = {k: checkpoint.get(k) for k in ("recipe", "dataset", "metrics", "epoch", "versions", "created", "normalization")}
+    metadata["model"] = checkpoint["model"]["name"]
+    metadata["model_args"] = checkpoint["model"].get("args", {})
+    metadata["engine"] = "torch"
+    return Predictor(torch_proba_fn(model, norm["mean"], norm["std"], device), checkpoint["classes"], metadata, path)
+
+
+def _load_scratch(path: Path, device: str) -> Predictor:
+    from .scratch import load_scratch_predictor
+
+    return load_scratch_predictor(path)
+
+
+def _load_onnx(path: Path, device: str) -> Predictor:
+    from .onnx_export import load_onnx_predictor
+
+    return load_onnx_predictor(path)

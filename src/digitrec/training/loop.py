@@ -1,0 +1,183 @@
+"""The PyTorch training loop: data held as tensors, batched by slicing a per-epoch permutation.
+
+No per-sample Python work in the hot loop: one permutation per epoch, one gather, one (optional)
+batched augmentation and one normalisation per batch.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..recipes import Recipe
+from .augment import AugmentConfig, augment_batch
+from .optim import EarlyStopping, build_optimizer, build_scheduler
+from .progress import Reporter
+
+HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
+_PROGRESS_EVERY = 20  # batches between progress-bar refreshes (each costs a device sync)
+
+
+@dataclass
+class TensorSplit:
+    images: torch.Tensor  # (N, 1, 28, 28) float32 in [0, 1], on the training device
+    labels: torch.Tensor  # (N,) int64
+
+    @classmethod
+    def from_arrays(cls, images: np.ndarray, labels: np.ndarray, device: torch.device) -> "TensorSplit":
+        pixels = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+        return cls(pixels.unsqueeze(1).float().div_(255.0), torch.from_numpy(np.asarray(labels, dtype=np.int64)).to(device))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class EpochEnd:
+    """What an epoch-end hook sees: enough to write checkpoints and to resume."""
+
+    epoch: int
+    history: list[dict[str, Any]]
+    improved: bool  # the monitored metric reached a new best this epoch
+    training_state: Callable[[], dict[str, Any]]  # optimizer, schedule, RNG... for last.pt
+
+
+def evaluate_tensors(model: nn.Module, data: TensorSplit, recipe: Recipe) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of `model` on `data` (eval mode, no gradients)."""
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=data.labels.device)
+    correct = torch.zeros((), dtype=torch.int64, device=data.labels.device)
+    with torch.inference_mode():
+        for start in range(0, len(data), recipe.eval_batch_size):
+            images = data.images[start:start + recipe.eval_batch_size]
+            labels = data.labels[start:start + recipe.eval_batch_size]
+            logits = model((images - recipe.mean) / recipe.std)
+            loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").double()
+            correct += (logits.argmax(1) == labels).sum()
+    model.train(was_training)
+    return loss_sum.item() / len(data), correct.item() / len(data)
+
+
+def fit(
+    model: nn.Module,
+    train: TensorSplit,
+    val: TensorSplit | None,
+    recipe: Recipe,
+    *,
+    reporter: Reporter | None = None,
+    resume: dict[str, Any] | None = None,
+    on_epoch_end: Callable[[EpochEnd], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train `model` (already on the data's device) as `recipe` says; return the history.
+
+    `resume` is the `training` state of a last.pt; training then continues after its epoch and
+    ends exactly where an uninterrupted run would. The best epoch is judged by validation
+    accuracy when there is a validation split, else every epoch counts as the newest best.
+    """
+    reporter = reporter or Reporter(recipe.epochs, quiet=True)
+    device = train.images.device
+    optimizer = build_optimizer(
+        recipe.optimizer, model.parameters(), recipe.lr, momentum=recipe.momentum,
+        nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, **recipe.optimizer_args,
+    )
+    steps_per_epoch = _batch_count(len(train), recipe.batch_size)
+    schedule = build_scheduler(recipe.schedule, optimizer, recipe.epochs, steps_per_epoch, **recipe.schedule_args)
+    stopper = EarlyStopping(recipe.early_stopping) if recipe.early_stopping else None
+    augment = AugmentConfig(**recipe.augment_args) if recipe.augment else None
+    generator = torch.Generator().manual_seed(recipe.seed)  # shuffling and augmentation, on CPU
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    history: list[dict[str, Any]] = []
+    best = -math.inf
+    stopped = False  # early stopping fired; a resumed run must not train on
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        schedule.load_state_dict(resume["schedule"])
+        if stopper is not None and resume.get("stopper"):
+            stopper.load_state_dict(resume["stopper"])
+        generator.set_state(resume["rng"]["generator"])
+        torch.set_rng_state(resume["rng"]["torch"])
+        if torch.cuda.is_available() and resume["rng"].get("cuda"):
+            torch.cuda.set_rng_state_all(resume["rng"]["cuda"])
+        history = list(resume["history"])
+        best = resume["best"]
+        stopped = resume.get("stopped", False)
+
+    def training_state() -> dict[str, Any]:
+        return {
+            "epoch": len(history), "history": history, "best": best, "stopped": stopped,
+            "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
+            "stopper": stopper.state_dict() if stopper is not None else None,
+            "rng": {
+                "generator": generator.get_state(), "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
+        }
+
+    model.train()
+    for epoch in range(len(history) + 1, 0 if stopped else recipe.epochs + 1):
+        started = time.perf_counter()
+        reporter.start_epoch(epoch, len(train))
+        lr = schedule.lr
+        train_loss, train_acc, seen = _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, reporter)
+        val_loss, val_acc = evaluate_tensors(model, val, recipe) if val is not None else (None, None)
+        record = {
+            "epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
+            "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - started,
+        }
+        history.append(record)
+        reporter.end_epoch(record, seen)
+        # Keras' ReduceLROnPlateau watches the validation loss; without validation, the training loss.
+        schedule.step_epoch(val_loss if val_loss is not None else train_loss)
+        monitored = val_acc if val_acc is not None else epoch
+        improved = monitored > best
+        best = max(best, monitored)
+        stopped = stopper is not None and stopper.step(val_loss if val_loss is not None else train_loss)
+        if on_epoch_end is not None:
+            on_epoch_end(EpochEnd(epoch, history, improved, training_state))
+        if stopped:
+            reporter.log(f"early stopping: no improvement for {recipe.early_stopping} epochs")
+            break
+    model.eval()
+    return history
+
+
+def _batch_count(samples: int, batch_size: int) -> int:
+    return max(1, samples // batch_size + (samples % batch_size > 1))
+
+
+def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, reporter):
+    device = train.images.device
+    order = torch.randperm(len(train), generator=generator).to(device)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    seen = pending = 0
+    for step in range(_batch_count(len(train), recipe.batch_size)):
+        # a last batch of one example is dropped this epoch (batch norm cannot train on it)
+        index = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
+        images, labels = train.images[index], train.labels[index]
+        if augment is not None:
+            images = augment_batch(images, augment, generator)
+        logits = model((images - recipe.mean) / recipe.std)
+        loss = loss_fn(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if recipe.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+        optimizer.step()
+        schedule.step_batch()
+        loss_sum += loss.detach().double() * len(index)
+        correct += (logits.detach().argmax(1) == labels).sum()
+        seen += len(index)
+        pending += len(index)
+        if step % _PROGRESS_EVERY == _PROGRESS_EVERY - 1:
+            reporter.update(pending, loss_sum.item() / seen, correct.item() / seen)
+            pending = 0
+    reporter.update(pending, loss_sum.item() / seen, correct.item() / seen)
+    return loss_sum.item() / seen, correct.item() / seen, seen
