@@ -143,3 +143,28 @@ def box_plot(groups: dict[str, Sequence[float]], path: str | os.PathLike, ylabel
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title)
     return save_figure(figure, path)
+
+
+def fold_curves(histories: Sequence[Sequence[dict]], path: str | os.PathLike, title: str = "") -> Path:
+    """Seed 003's k-fold diagnostics: one figure, loss and accuracy subplots, every fold's training
+    curve in blue and its held-out curve in orange (one legend entry each)."""
+    from matplotlib.ticker import MaxNLocator
+
+    figure = _new_figure(10, 4)
+    loss_ax, acc_ax = figure.subplots(1, 2)
+    for ax, metric, label in ((loss_ax, "loss", "cross-entropy loss"), (acc_ax, "acc", "accuracy")):
+        for i, history in enumerate(histories):
+            epochs = [row["epoch"] for row in history]
+            ax.plot(epochs, [row[f"train_{metric}"] for row in history], "-", color=TRAIN_COLOUR, alpha=0.8,
+                    label="train" if i == 0 else None)
+            held = [row.get(f"val_{metric}") for row in history]
+            if any(v is not None for v in held):
+                ax.plot(epochs, held, "-", color=VAL_COLOUR, alpha=0.8, label="held-out fold" if i == 0 else None)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    figure.suptitle(title or f"learning curves of {len(histories)} folds")
+    return save_figure(figure, path)
