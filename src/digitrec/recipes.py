@@ -120,3 +120,24 @@ register_recipe(Recipe(
     expected_accuracy=0.99, epochs=14, batch_size=64, optimizer="adadelta", lr=1.0,
     schedule="step", schedule_args={"step_size": 1, "gamma": 0.7}, mean=MNIST_MEAN, std=MNIST_STD,
 ))
+
+
+def _scratch_recipe(name: str, source: str, expected: float) -> Recipe:
+    """A recipe for the NumPy network, built from its preset so the numbers live in one place."""
+    from .scratch.presets import PRESETS
+
+    preset = PRESETS[name]
+    return Recipe(
+        name=name, model=name, engine="scratch", source=source, expected_accuracy=expected,
+        model_args={"sizes": list(preset.sizes), "activation": preset.activation, "output": preset.output,
+                    "cost": preset.cost, "init": preset.init, "dtype": preset.dtype},
+        epochs=preset.epochs, batch_size=preset.batch_size, optimizer="sgd", lr=preset.eta,
+        momentum=preset.momentum, optimizer_args={"lmbda": preset.lmbda},
+        val_fraction=1 / 6,  # the book's 50,000 / 10,000 train / validation split of MNIST's training set
+    )
+
+
+register_recipe(_scratch_recipe(
+    "nielsen", "seed 004 / Nielsen ch. 1: NumPy 784-30-10 sigmoid, quadratic cost, SGD batch 10, eta 3.0, 30 epochs", 0.95))
+register_recipe(_scratch_recipe(
+    "nielsen-improved", "Nielsen ch. 3: NumPy 784-300-10 ReLU, softmax + log-likelihood, L2 5.0, scaled init", 0.98))

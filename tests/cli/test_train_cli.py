@@ -77,3 +77,22 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(tmp_path):
     _error_line(["train", "--recipe", "mxnet-mlp", "--data", f"kaggle:{tmp_path / 'missing'}", "--out", str(tmp_path / "run"), "--quiet"],
                 "no such file or folder")
     assert not (tmp_path / "run").exists()
+
+
+def test_scratch_recipe_through_the_cli(fake_mnist, small_mnist, tmp_path):
+    run = tmp_path / "nielsen"
+    output = _ok(["train", "--recipe", "nielsen", "--epochs", "2", "--out", str(run), "--quiet"])
+    assert "test accuracy" in output
+    names = {p.name for p in run.iterdir()}
+    assert {"config.json", "history.csv", "metrics.json", "curves.png", "confusion.png", "misclassified.png", "model.npz"} <= names
+    import numpy as np
+
+    with np.load(run / "model.npz", allow_pickle=False) as archive:
+        assert "metadata" in archive.files
+    report = json.loads(_ok(["evaluate", str(run / "model.npz"), "--json"]))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert report["accuracy"] == metrics["test_accuracy"]
+    write_kaggle_csv(tmp_path / "test.csv", small_mnist["test"].images[:5])
+    _ok(["submit", str(run), "--test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "s.csv")])
+    assert (tmp_path / "s.csv").read_text().count("\n") == 6
+    _error_line(["train", "--resume", str(run)], "cannot be resumed")

@@ -40,10 +40,16 @@ class Reporter:
             leave=False, file=self.stream, disable=None, dynamic_ncols=True,
         )
 
-    def update(self, samples: int, loss: float, accuracy: float) -> None:
+    @property
+    def shows_bar(self) -> bool:
+        """True while a progress bar is drawn (not quiet, on a terminal)."""
+        return self._bar is not None and not self._bar.disable
+
+    def update(self, samples: int, loss: float, accuracy: float | None = None) -> None:
         """Advance the bar by `samples`; loss/accuracy are running means over the epoch so far."""
         if self._bar is not None:
-            self._bar.set_postfix(loss=f"{loss:.4f}", acc=f"{accuracy:.4f}", refresh=False)
+            shown = {"loss": f"{loss:.4f}"} | ({"acc": f"{accuracy:.4f}"} if accuracy is not None else {})
+            self._bar.set_postfix(shown, refresh=False)
             self._bar.update(samples)
 
     def end_epoch(self, record: dict[str, Any], samples: int) -> None:

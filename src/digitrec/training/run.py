@@ -147,6 +147,8 @@ def resume_run(path: str | os.PathLike, quiet: bool | None = None, device: str |
     recipe = Recipe.from_dict(config["recipe"])
     options = RunOptions(**config["options"])
     options = dataclasses.replace(options, quiet=options.quiet if quiet is None else quiet, device=device or options.device)
+    if recipe.engine == "scratch":
+        raise DigitrecError(f"{run_dir.path}: scratch runs cannot be resumed (a whole run takes seconds); start a new one")
     last = _last_checkpoint_path(run_dir)
     if last is None:
         raise DigitrecError(f"{run_dir.path}: no last checkpoint yet (the run stopped before its first epoch ended); start it again")
@@ -154,10 +156,7 @@ def resume_run(path: str | os.PathLike, quiet: bool | None = None, device: str |
 
 
 def _last_checkpoint_path(run_dir: RunDir) -> Path | None:
-    for name in ("last.pt", "last.npz"):
-        if (run_dir / name).is_file():
-            return run_dir / name
-    return None
+    return run_dir / "last.pt" if (run_dir / "last.pt").is_file() else None
 
 
 def _check_recipe(recipe: Recipe) -> None:
@@ -187,7 +186,7 @@ def _check_recipe(recipe: Recipe) -> None:
 
 
 def _engines() -> dict[str, Engine]:
-    from . import engines  # noqa: F401  (registers the engines)
+    from . import engines, scratch_engine  # noqa: F401  (imported to register the engines)
 
     return ENGINES
 
