@@ -6,13 +6,15 @@ BIN := $(VENV)/bin
 # already on disk, and asking for it by exact version stops pip pulling a multi-GB CUDA build.
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
-RUN_DIR ?= runs/default
 
-.PHONY: run test setup bench clean
+.PHONY: run test setup clean
 
 run: $(STAMP)
 	$(BIN)/digitrec data fetch
-	$(BIN)/digitrec data info
+	@out=runs/default-$$(date +%Y%m%d-%H%M%S); \
+	$(BIN)/digitrec train --recipe default --out $$out && \
+	$(BIN)/digitrec evaluate $$out && \
+	echo "run directory: $$out (curves.png, confusion.png, misclassified.png, model.pt, metrics.json)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

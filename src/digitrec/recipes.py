@@ -82,6 +82,14 @@ def get_recipe(name: str) -> Recipe:
 
 
 register_recipe(Recipe(
+    name="default", model="cnn-deep",
+    # What `make run` trains: the k-fold study's deeper CNN with a modern schedule (Adam,
+    # one-cycle, batch 128), so that about a minute on 2 CPU cores gives ~99%.
+    source="digitrec: seed 003's cnn-deep, Adam + one-cycle, batch 128, 2 epochs (about a minute on 2 cores)",
+    expected_accuracy=0.99, epochs=2, batch_size=128, optimizer="adam", lr=3e-3,
+    schedule="one-cycle", mean=MNIST_MEAN, std=MNIST_STD,
+))
+register_recipe(Recipe(
     name="mxnet-mlp", model="mlp",
     source="seed 001 (MXNet MLP 128-64-10): SGD lr 0.1, batch 100, 10 epochs; reports ~0.96-0.97",
     expected_accuracy=0.97, epochs=10, batch_size=100, optimizer="sgd", lr=0.1,
