@@ -54,7 +54,9 @@ def train_scratch(
         data.train.images, data.train.labels, epochs=recipe.epochs, batch_size=recipe.batch_size, eta=recipe.lr,
         lmbda=float(recipe.optimizer_args.get("lmbda", 0.0)), momentum=recipe.momentum,
         validation=(data.val.images, data.val.labels) if data.val is not None else None,
-        patience=recipe.early_stopping if data.val is not None else None,
+        # with validation, keep the best epoch's weights as the torch engine keeps model.pt: a
+        # patience of `epochs` never stops early but makes sgd put the best weights back
+        patience=(recipe.early_stopping or recipe.epochs) if data.val is not None else None,
         callback=on_epoch, on_batch=progress if reporter.shows_bar else None,
     )
     run_dir.save("model.npz", lambda p: save_network(network, p, metadata({}, len(history))))
