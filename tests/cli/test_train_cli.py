@@ -2,42 +2,23 @@
 
 import json
 
-from typer.testing import CliRunner
-
-from digitrec.cli import app
+from cli_helpers import error_line, ok
 from digitrec.data import write_kaggle_csv
-
-runner = CliRunner()
-
-
-def _ok(args):
-    result = runner.invoke(app, args)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _error_line(args, *fragments, code=1):
-    result = runner.invoke(app, args)
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("digitrec: error:"), result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def test_train_evaluate_submit_resume(fake_mnist, small_mnist, tmp_path):
     run = tmp_path / "run"
-    output = _ok(["train", "--recipe", "cnn-baseline", "--epochs", "1", "--limit", "400", "--batch-size", "40",
+    output = ok(["train", "--recipe", "cnn-baseline", "--epochs", "1", "--limit", "400", "--batch-size", "40",
                   "--out", str(run), "--quiet"])
     assert f"run directory: {run}" in output and "test accuracy" in output
-    report = json.loads(_ok(["evaluate", str(run / "model.pt"), "--json"]))
+    report = json.loads(ok(["evaluate", str(run / "model.pt"), "--json"]))
     assert 0.5 < report["accuracy"] <= 1 and len(report["confusion"]) == 10
-    text = _ok(["evaluate", str(run), "--out", str(tmp_path / "eval")])
+    text = ok(["evaluate", str(run), "--out", str(tmp_path / "eval")])
     assert "precision" in text and "confusion matrix" in text
     assert (tmp_path / "eval" / "confusion.png").exists() and (tmp_path / "eval" / "evaluation.json").exists()
 
     write_kaggle_csv(tmp_path / "test.csv", small_mnist["test"].images[:30])
-    _ok(["submit", str(run / "model.pt"), "--test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "sub.csv")])
+    ok(["submit", str(run / "model.pt"), "--test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "sub.csv")])
     lines = (tmp_path / "sub.csv").read_text().splitlines()
     assert lines[0] == "ImageId,Label" and len(lines) == 31 and lines[1].startswith("1,")
 
@@ -45,43 +26,43 @@ def test_train_evaluate_submit_resume(fake_mnist, small_mnist, tmp_path):
     config = json.loads((run / "config.json").read_text())
     config["recipe"]["epochs"] = 2
     (run / "config.json").write_text(json.dumps(config))
-    _ok(["train", "--resume", str(run), "--quiet"])
+    ok(["train", "--resume", str(run), "--quiet"])
     assert (run / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
 
 
 def test_recipes_and_models_lists():
-    assert "keras-kaggle" in _ok(["recipes"]) and "lenet" in _ok(["models"])
+    assert "keras-kaggle" in ok(["recipes"]) and "lenet" in ok(["models"])
 
 
 def test_bad_model_files_are_one_line(tmp_path, fake_mnist):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    _error_line(["evaluate", str(tmp_path / "junk.pt")], "junk.pt", "not a readable PyTorch checkpoint")
-    _error_line(["evaluate", str(tmp_path / "missing.pt")], "missing.pt", "no such model file")
+    error_line(["evaluate", str(tmp_path / "junk.pt")], "junk.pt", "not a readable PyTorch checkpoint")
+    error_line(["evaluate", str(tmp_path / "missing.pt")], "missing.pt", "no such model file")
     (tmp_path / "m.txt").write_text("x")
-    _error_line(["evaluate", str(tmp_path / "m.txt")], "unknown model type")
+    error_line(["evaluate", str(tmp_path / "m.txt")], "unknown model type")
     import torch
 
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
-    _error_line(["evaluate", str(tmp_path / "other.pt")], "not a digitrec model")
+    error_line(["evaluate", str(tmp_path / "other.pt")], "not a digitrec model")
 
 
 def test_bad_training_options(fake_mnist, tmp_path):
-    _error_line(["train", "--recipe", "nope"], "unknown recipe 'nope'", "mxnet-mlp")
-    _error_line(["train", "--recipe", "mxnet-mlp", "--optimizer", "lbfgs", "--limit", "50", "--out", str(tmp_path / "r")],
+    error_line(["train", "--recipe", "nope"], "unknown recipe 'nope'", "mxnet-mlp")
+    error_line(["train", "--recipe", "mxnet-mlp", "--optimizer", "lbfgs", "--limit", "50", "--out", str(tmp_path / "r")],
                 "unknown optimizer")
-    _error_line(["train", "--resume", str(tmp_path / "nothing")], "not a run directory")
-    _error_line(["submit", str(tmp_path / "x.pt"), "--test", str(tmp_path / "t.csv")], "no such model file")
+    error_line(["train", "--resume", str(tmp_path / "nothing")], "not a run directory")
+    error_line(["submit", str(tmp_path / "x.pt"), "--test", str(tmp_path / "t.csv")], "no such model file")
 
 
 def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(tmp_path):
-    _error_line(["train", "--recipe", "mxnet-mlp", "--data", f"kaggle:{tmp_path / 'missing'}", "--out", str(tmp_path / "run"), "--quiet"],
+    error_line(["train", "--recipe", "mxnet-mlp", "--data", f"kaggle:{tmp_path / 'missing'}", "--out", str(tmp_path / "run"), "--quiet"],
                 "no such file or folder")
     assert not (tmp_path / "run").exists()
 
 
 def test_scratch_recipe_through_the_cli(fake_mnist, small_mnist, tmp_path):
     run = tmp_path / "nielsen"
-    output = _ok(["train", "--recipe", "nielsen", "--epochs", "2", "--out", str(run), "--quiet"])
+    output = ok(["train", "--recipe", "nielsen", "--epochs", "2", "--out", str(run), "--quiet"])
     assert "test accuracy" in output
     names = {p.name for p in run.iterdir()}
     assert {"config.json", "history.csv", "metrics.json", "curves.png", "confusion.png", "misclassified.png", "model.npz"} <= names
@@ -89,10 +70,10 @@ def test_scratch_recipe_through_the_cli(fake_mnist, small_mnist, tmp_path):
 
     with np.load(run / "model.npz", allow_pickle=False) as archive:
         assert "metadata" in archive.files
-    report = json.loads(_ok(["evaluate", str(run / "model.npz"), "--json"]))
+    report = json.loads(ok(["evaluate", str(run / "model.npz"), "--json"]))
     metrics = json.loads((run / "metrics.json").read_text())
     assert report["accuracy"] == metrics["test_accuracy"]
     write_kaggle_csv(tmp_path / "test.csv", small_mnist["test"].images[:5])
-    _ok(["submit", str(run), "--test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "s.csv")])
+    ok(["submit", str(run), "--test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "s.csv")])
     assert (tmp_path / "s.csv").read_text().count("\n") == 6
-    _error_line(["train", "--resume", str(run)], "cannot be resumed")
+    error_line(["train", "--resume", str(run)], "cannot be resumed")
