@@ -25,6 +25,26 @@ def small_mnist() -> dict[str, Split]:
         }
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, small_mnist) -> Path:
+    """model.pt of a cnn-baseline trained once per session through the CLI, for 3 epochs on the
+    1000-digit sample read as Kaggle CSVs; shared by the predict, serve, ONNX and browser tests."""
+    from typer.testing import CliRunner
+
+    from digitrec.cli import app
+    from digitrec.data import write_kaggle_csv
+
+    run = tmp_path_factory.mktemp("tiny-model") / "run"
+    data = tmp_path_factory.mktemp("tiny-model-data")
+    for split in ("train", "test"):
+        write_kaggle_csv(data / f"{split}.csv", small_mnist[split].images, small_mnist[split].labels)
+    args = ["train", "--recipe", "cnn-baseline", "--data", f"kaggle:{data}", "--epochs", "3",
+            "--batch-size", "40", "--out", str(run), "--quiet"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return run / "model.pt"
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Keep every test away from the user's real cache unless it asks for it."""

@@ -8,6 +8,7 @@ arrays (ink high, MNIST style; float arrays are read as 0..1) and returns probab
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,6 +17,28 @@ import numpy as np
 from .errors import CheckpointError, DigitrecError
 
 ProbaFn = Callable[[np.ndarray], np.ndarray]  # float32 (N, 28, 28) in [0, 1] -> (N, classes)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's prediction: the winning class, its probability, all of them, and what the model saw."""
+
+    label: str  # class name, e.g. "7"
+    confidence: float  # probability of `label`
+    probabilities: np.ndarray = field(repr=False)  # float32 (classes,), in the order of `classes`
+    classes: tuple[str, ...] = field(repr=False)
+    image: np.ndarray = field(repr=False)  # uint8 (28, 28), the preprocessed input the model saw
+    box: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1) in the source image (read_number)
+
+    @classmethod
+    def from_probs(cls, probs: np.ndarray, classes, image: np.ndarray, box=None) -> "Prediction":
+        index = int(np.argmax(probs))
+        return cls(classes[index], float(probs[index]), np.asarray(probs, np.float32), tuple(classes), image, box)
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        """The k most probable (class, probability) pairs, best first."""
+        order = np.argsort(-self.probabilities, kind="stable")[:k]
+        return [(self.classes[i], float(self.probabilities[i])) for i in order]
 
 
 class Predictor:
@@ -37,6 +60,22 @@ class Predictor:
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Most probable class index per image, int64 (N,)."""
         return self.predict_proba(images).argmax(axis=1).astype(np.int64)
+
+    def predict_image(self, image) -> Prediction:
+        """Predict the digit in a photo, scan or drawing (path, bytes, PIL image or array)."""
+        from .preprocess import to_mnist
+
+        digit = to_mnist(image)
+        return Prediction.from_probs(self.predict_proba(digit)[0], self.classes, digit)
+
+    def read_number(self, image) -> tuple[str, list[Prediction]]:
+        """Read a written number: its text and one Prediction (with `box`) per digit, left to right."""
+        from .preprocess import split_digits
+
+        digits = split_digits(image)
+        probs = self.predict_proba(np.stack([d.image for d in digits]) if digits else np.zeros((0, 28, 28), np.uint8))
+        found = [Prediction.from_probs(p, self.classes, d.image, d.box) for d, p in zip(digits, probs)]
+        return "".join(p.label for p in found), found
 
     def __repr__(self) -> str:
         return f"Predictor({self.metadata.get('model', '?')!r}, classes={len(self.classes)}, path={self.path})"

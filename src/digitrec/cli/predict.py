@@ -1,0 +1,174 @@
+"""`digitrec predict`, `read`, `export` and `serve`: a trained model on people's own images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+from . import app
+from ..errors import DigitrecError
+
+ModelArgument = typer.Argument(..., help="A model file (.pt, .npz, .onnx) or a run directory.")
+PathsArgument = typer.Argument(..., help="Image files, or folders searched recursively for images.")
+JsonOption = typer.Option(False, "--json", help="Print a JSON array instead of one line per image.")
+# Suffixes PIL reads; a folder's other files (and hidden ones) are skipped, a file named explicitly is always tried.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"})
+
+
+@app.command("predict")
+def predict_cmd(
+    model: Path = ModelArgument,
+    paths: list[Path] = PathsArgument,
+    as_json: bool = JsonOption,
+    top_k: int = typer.Option(3, "--top-k", "-k", help="How many candidates to show per image (1 shows only the label)."),
+    min_confidence: float = typer.Option(0.0, "--min-confidence", help="Below this probability (0..1) mark the image uncertain instead of guessing."),
+) -> None:
+    """Predict the digit in each image (photos, scans, drawings; any size, any polarity).
+
+    A file that cannot be read is reported on stderr and skipped; the exit code is then 1.
+    """
+    from ..inference import load_model
+
+    predictor = load_model(model)
+    if not 1 <= top_k <= len(predictor.classes):
+        raise DigitrecError(f"--top-k must be between 1 and {len(predictor.classes)}, got {top_k}")
+    if not 0.0 <= min_confidence <= 1.0:
+        raise DigitrecError(f"--min-confidence is a probability between 0 and 1, got {min_confidence}")
+    results, failed = [], False
+    for path, problem in _image_files(paths):
+        try:
+            if problem:
+                raise DigitrecError(problem)
+            prediction = predictor.predict_image(path)
+        except DigitrecError as exc:
+            failed = True
+            _report(path, exc)
+            if as_json:
+                results.append({"path": str(path), "error": str(exc)})
+            continue
+        uncertain = prediction.confidence < min_confidence
+        top = prediction.top(top_k)
+        if as_json:
+            results.append({
+                "path": str(path), "label": None if uncertain else prediction.label,
+                "confidence": round(prediction.confidence, 6), "uncertain": uncertain,
+                "probabilities": [round(float(p), 6) for p in prediction.probabilities],
+                "top_k": [{"label": label, "confidence": round(p, 6)} for label, p in top],
+            })
+        elif uncertain:
+            typer.echo(f"{path}: ? (uncertain: {_candidates(top)})")
+        else:
+            extra = f"  [top {top_k}: {_candidates(top)}]" if top_k > 1 else ""
+            typer.echo(f"{path}: {prediction.label} ({prediction.confidence:.3f}){extra}")
+    if as_json:
+        typer.echo(_json_array(results))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("read")
+def read_cmd(model: Path = ModelArgument, paths: list[Path] = PathsArgument, as_json: bool = JsonOption) -> None:
+    """Read the whole number written in each image (digits left to right)."""
+    from ..inference import load_model
+
+    predictor = load_model(model)
+    results, failed = [], False
+    for path, problem in _image_files(paths):
+        try:
+            if problem:
+                raise DigitrecError(problem)
+            text, digits = predictor.read_number(path)
+            if not digits:
+                raise DigitrecError(f"no digits found in {path}")
+        except DigitrecError as exc:
+            failed = True
+            _report(path, exc)
+            if as_json:
+                results.append({"path": str(path), "error": str(exc)})
+            continue
+        if as_json:
+            results.append({"path": str(path), "text": text, "digits": [
+                {"label": d.label, "confidence": round(d.confidence, 6), "box": list(d.box)} for d in digits
+            ]})
+        else:
+            typer.echo(f"{path}: {text}  ({', '.join(f'{d.label} {d.confidence:.2f}' for d in digits)})")
+    if as_json:
+        typer.echo(_json_array(results))
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export_cmd(
+    model: Path = typer.Argument(..., help="A PyTorch checkpoint (model.pt) or a run directory holding one."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="ONNX file to write (default: model.onnx beside the checkpoint).", dir_okay=False),
+    check: bool = typer.Option(True, "--check/--no-check", help="Run the file with onnxruntime and compare with PyTorch before writing it."),
+) -> None:
+    """Export a model to ONNX: input float32 (N, 1, 28, 28) in [0, 1], output probabilities (N, 10).
+
+    Normalisation and softmax are baked into the graph; classes, model, recipe and normalisation
+    are stored in the file's metadata_props (digitrec.*).
+    """
+    from ..onnx_export import export_checkpoint
+
+    model = model.expanduser()
+    if out is None:
+        out = (model if model.is_dir() else model.parent) / "model.onnx"
+    metadata = export_checkpoint(model, out, check=check)
+    checked = "; onnxruntime agrees with PyTorch" if check else ""
+    typer.echo(f"wrote {out} ({metadata['model']}, {out.stat().st_size / 1e6:.2f} MB){checked}")
+    typer.echo(f"  input  {metadata['input']}")
+    typer.echo(f"  output {metadata['output']}")
+
+
+@app.command("serve")
+def serve_cmd(
+    model: Path = ModelArgument,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 exposes the service to the network)."),
+    port: int = typer.Option(8000, "--port", "-p", help="TCP port.", min=1, max=65535),
+) -> None:
+    """Serve a drawing page and a REST API (/api/predict, /api/read, /api/health, /docs)."""
+    from ..inference import load_model
+    from ..serve import serve
+
+    predictor = load_model(model)
+    typer.echo(f"digitrec: serving {predictor.metadata.get('model')} from {predictor.path} at http://{host}:{port}/ (Ctrl+C stops)")
+    serve(predictor, host=host, port=port)
+
+
+def _image_files(paths: list[Path]) -> Iterator[tuple[Path, Optional[str]]]:
+    """(path, None) for each image to try, or (folder, problem) for a folder without images.
+
+    Folders are searched recursively in sorted order, keeping image suffixes and skipping hidden
+    files and folders; a file named on the command line is tried whatever its name.
+    """
+    for path in paths:
+        if not path.is_dir():
+            yield path, None
+            continue
+        found = sorted(
+            file for file in path.rglob("*")
+            if file.suffix.lower() in IMAGE_SUFFIXES
+            and not any(part.startswith(".") for part in file.relative_to(path).parts)
+            and file.is_file()
+        )
+        if not found:
+            yield path, f"{path}: no image files in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})"
+        yield from ((file, None) for file in found)
+
+
+def _report(path: Path, exc: Exception) -> None:
+    message = str(exc)
+    typer.echo(f"digitrec: error: {message if str(path) in message else f'{path}: {message}'}", err=True)
+
+
+def _json_array(results: list[dict]) -> str:
+    """A JSON array with one result per line: readable, and still one document for `jq`."""
+    return "[\n" + ",\n".join("  " + json.dumps(r) for r in results) + "\n]" if results else "[]"
+
+
+def _candidates(top: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{label} {p:.2f}" for label, p in top)
