@@ -13,7 +13,9 @@ _NOISE_SIGMAS = 5.0  # and stand this many noise deviations above the paper
 _MIN_EXTENT = 0.03  # a digit spans at least this fraction of the image's long side
 _BACKGROUND_SIDE = 64  # px; the lighting is fitted on a grid this small (it varies slowly)
 _SHORT = 0.5  # a piece under this fraction of a digit's height is a bar, dot or speck
-_WIDE = 1.25  # a piece wider than this many digit heights is digits touching (2% of MNIST digits are)
+_WIDTH = 0.75  # a digit's usual width in digit heights (MNIST's median but for 1s), when unmeasured
+_SPLIT = 1.3  # a group under this many usual digit widths is one digit (wide 0s, 2s with long tails)
+_ONE = 0.15  # the cost of reading a tall thin piece as a '1' (_piece_cost)
 _EIGHT = np.ones((3, 3), bool)  # 8-connectivity: diagonal pixels of a stroke belong together
 
 
@@ -95,23 +97,27 @@ def digit_parts(ink: Ink) -> list[tuple[np.ndarray, tuple[int, int]]]:
     heights = np.array([box[3] - box[1] for _, box in groups])
     height = float(np.median(heights[heights >= 0.5 * heights.max()]))  # px, a digit's height
     groups = _merge(groups, lambda a, b: _same_digit(a, b, height))
-    tall = [g for g in groups if g[1][3] - g[1][1] >= _SHORT * height]
-    widths = [box[2] - box[0] for _, box in tall if box[2] - box[0] <= _WIDE * height]
-    width = float(np.clip(np.median(widths), 0.5 * height, 0.9 * height)) if widths else 0.7 * height
-    widest = _WIDE * height  # px; a group wider than this is digits touching
+    tall = [g for g in groups if not _fragment(g[1], height)]
+    width = _typical_width([box for _, box in tall], height)
     digits = []
     for labels, box in tall:
-        for left, right in _cuts(ink, labels, box, widest, width):
+        for left, right in _cuts(ink, labels, box, height, width):
             pieces = [(label, left, right) for label in labels]
             digits.append((pieces, np.array([left, box[1], right, box[3]])))
     for labels, box in groups:  # a detached bar or dot joins the digit it sits on or beside
-        if box[3] - box[1] < _SHORT * height and digits:
+        if _fragment(box, height) and digits:
             pieces, host = min(digits, key=lambda d: _gap(d[1], box) - _overlap(d[1], box))
             if _gap(host, box) <= 0.25 * height:
                 pieces.extend((label, box[0], box[2]) for label in labels)
                 host[:] = _union(host, box)
     digits.sort(key=lambda d: d[1][0] + d[1][2])
     return [part for part in (_crop(ink, *d) for d in digits) if part is not None]
+
+
+def _fragment(box: np.ndarray, height: float) -> bool:
+    """A piece too short for a digit: a bar or dot, or a narrow stroke shorter than a '1'."""
+    tall = box[3] - box[1]
+    return bool(tall < _SHORT * height or (box[2] - box[0] < 0.4 * height and tall < 0.75 * height))
 
 
 def _merge(groups: list, same) -> list:
@@ -128,22 +134,63 @@ def _merge(groups: list, same) -> list:
     return groups
 
 
-def _cuts(ink: Ink, labels: list[int], box: np.ndarray, widest: float, width: float) -> list[tuple[int, int]]:
-    """Column ranges of the digits in one group: split it, into digits `width` px wide, if wider
-    than `widest` px."""
+def _typical_width(boxes: list[np.ndarray], height: float) -> float:
+    """A digit's usual width in px: the median of the lone, full-height, not-'1' pieces."""
+    widths = [b[2] - b[0] for b in boxes if b[3] - b[1] >= 0.75 * height and 0.45 * height <= b[2] - b[0] <= 1.1 * height]
+    return float(np.clip(np.median(widths), 0.65 * height, 0.8 * height)) if widths else _WIDTH * height
+
+
+def _cuts(ink: Ink, labels: list[int], box: np.ndarray, height: float, width: float) -> list[tuple[int, int]]:
+    """Column ranges of the digits in one group, `width` px wide as a rule.
+
+    A group under `_SPLIT` digit widths is one digit. A wider one is cut at a subset of the local
+    minima of `_cut_cost`, chosen by dynamic programming to minimise the ink the cuts cross plus
+    how far each piece is from a digit's shape (`_piece_cost`), so the count follows the ink.
+    """
     x0, y0, x1, y1 = box
-    if x1 - x0 <= widest:
+    if x1 - x0 < _SPLIT * width:
         return [(x0, x1)]
-    count = max(2, int(round((x1 - x0) / width)))
-    step = (x1 - x0) / count
     crop = ink.ink[y0:y1, x0:x1] * np.isin(ink.labels[y0:y1, x0:x1], labels)
     cost = _cut_cost(crop)
-    edges = [0]
-    for k in range(1, count):  # the cheapest column near each expected cut
-        lo, hi = max(int(k * step - 0.3 * step), edges[-1] + 1), int(k * step + 0.3 * step) + 1
-        edges.append(lo + int(np.argmin(cost[lo:hi])) if hi > lo else lo)
-    edges.append(x1 - x0)
-    return [(x0 + left, x0 + right) for left, right in zip(edges[:-1], edges[1:], strict=True)]
+    inked = crop > 0.5
+    rows = np.arange(crop.shape[0])[:, None]
+    top = np.where(inked, rows, crop.shape[0]).min(axis=0)  # (W,) first inked row, H if none
+    bottom = np.where(inked, rows, -1).max(axis=0)  # (W,) last inked row, -1 if none
+    inner = np.arange(2, crop.shape[1] - 2)
+    minima = inner[(cost[inner] <= cost[inner - 1]) & (cost[inner] <= cost[inner + 1])]
+    edges = np.concatenate([[0], minima, [crop.shape[1]]])
+    best = np.full(edges.size, np.inf)  # best[j]: cheapest way to cut columns [0, edges[j])
+    best[0] = 0.0
+    back = np.zeros(edges.size, int)
+    for j in range(1, edges.size):
+        for i in range(j):
+            a, b = edges[i], edges[j]
+            extent = max(bottom[a:b].max() - top[a:b].min() + 1, 0)  # px of ink rows in the piece
+            total = best[i] + _piece_cost(b - a, extent, height, width)
+            if j < edges.size - 1:
+                total += cost[b]
+            if total < best[j]:
+                best[j], back[j] = total, i
+    chosen = [edges.size - 1]
+    while chosen[-1] != 0:
+        chosen.append(back[chosen[-1]])
+    cuts = edges[chosen[::-1]]
+    return [(x0 + left, x0 + right) for left, right in zip(cuts[:-1], cuts[1:], strict=True)]
+
+
+def _piece_cost(w: int, extent: int, height: float, width: float) -> float:
+    """How unlike one digit a piece `w` px wide with `extent` px of ink rows is (0: a digit).
+
+    A short piece is a fragment of a digit; a tall thin one is a '1'; otherwise pieces much
+    narrower or wider than a digit's usual `width` cost in proportion.
+    """
+    if extent < _SHORT * height:
+        return 3.0
+    if w <= 0.4 * height and extent >= 0.8 * height:
+        return _ONE  # a '1'
+    # MNIST digits but 1s are 0.5-1.1 heights wide (5th-95th percentile), `_WIDTH` usually.
+    size = w * _WIDTH / width  # width in digit heights, corrected by this image's usual width
+    return 0.05 + 4.0 * max(0.0, 0.5 - size) + 3.0 * max(0.0, size - 1.0) ** 2
 
 
 def _cut_cost(crop: np.ndarray) -> np.ndarray:
@@ -191,9 +238,9 @@ def _same_digit(a: np.ndarray, b: np.ndarray, height: float) -> bool:
     vertical_gap = max(a[1], b[1]) - min(a[3], b[3])
     if overlap <= 0 or vertical_gap > 0.5 * height:
         return False
-    if span <= 0.4 * height:  # no wider than a 1, say a 1 drawn in two strokes
-        return True
     both_tall = min(a[3] - a[1], b[3] - b[1]) >= 0.6 * height
+    if span <= 0.4 * height and not both_tall:  # no wider than a 1, say a 1 drawn in two strokes
+        return True
     return overlap >= 0.5 * narrow and (not both_tall or overlap >= 0.8 * narrow)
 
 
