@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--runs", default=None, help="keep run directories here (default: a temp folder)")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--note", default="", help="conditions worth knowing, e.g. 'machine shared with other jobs'")
     args = parser.parse_args(argv)
 
     command = "python benchmarks/recipes.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
             "meets_expected": (m.get("test_accuracy") or 0) >= (recipe.expected_accuracy or 0),
             "train_seconds": m["train_seconds"], "params": m["params"], "samples_per_second": m["samples_per_second"],
             "device": resolve_device(args.device), "machine": _machine(),
-            "command": command, "date": dt.date.today().isoformat(),
+            "command": command, "date": dt.date.today().isoformat(), "note": args.note,
         }
         _save(rows)
         print(_table(rows), flush=True)
@@ -87,6 +88,8 @@ def _table(rows: dict) -> str:
         )
     lines.append("")
     lines.append("Measured on " + "; ".join(sorted({f"{r['machine']} ({r['date']})" for r in rows.values()})) + ".")
+    for note in sorted({r.get("note") for r in rows.values()} - {None, ""}):
+        lines.append(f"Note: {note} ({', '.join(r['recipe'] for r in rows.values() if r.get('note') == note)}).")
     return "\n".join(lines)
 
 
