@@ -411,3 +411,24 @@ def test_split_photos_of_numbers(mnist_sample):
             assert [d.box[0] for d in digits] == sorted(d.box[0] for d in digits)
     assert right / trials >= 0.9  # measured 1.0 here; 0.99 over 300 numbers of MNIST test digits
     assert np.mean(scores) > 0.85  # each digit in its place
+
+
+def test_split_photos_of_touching_numbers(mnist_sample):
+    images, _ = mnist_sample
+    rng = np.random.default_rng(1)
+    trials = 30
+    right = sum(
+        len(split_digits(photoize_number(list(images[chosen]), rng, touch=0.5))) == len(chosen)
+        for chosen in (rng.choice(len(images), int(rng.integers(3, 7)), replace=False) for _ in range(trials))
+    )
+    assert right / trials >= 0.8  # 0.95 over 300 numbers of MNIST test digits at touch=0.2
+
+
+def test_close_ones_are_two_digits():
+    image = page([("1", (30, 40, 60, 160)), ("1", (72, 40, 102, 160)), ("0", (140, 40, 220, 160))], size=(260, 200))
+    assert len(split_digits(image)) == 3
+
+
+def test_wide_digit_is_not_split():
+    image = page([("1", (30, 40, 70, 160)), ("0", (110, 40, 245, 160)), ("7", (290, 40, 370, 160))], size=(400, 200))
+    assert len(split_digits(image)) == 3

@@ -136,8 +136,8 @@ def _merge(groups: list, same) -> list:
 
 def _typical_width(boxes: list[np.ndarray], height: float) -> float:
     """A digit's usual width in px: the median of the lone, full-height, not-'1' pieces."""
-    widths = [b[2] - b[0] for b in boxes if b[3] - b[1] >= 0.75 * height and 0.45 * height <= b[2] - b[0] <= 1.1 * height]
-    return float(np.clip(np.median(widths), 0.65 * height, 0.8 * height)) if widths else _WIDTH * height
+    widths = [b[2] - b[0] for b in boxes if b[3] - b[1] >= 0.75 * height and 0.45 <= (b[2] - b[0]) / height <= 1.1]
+    return float(np.clip(np.median(widths), 0.6 * height, 0.9 * height)) if widths else _WIDTH * height
 
 
 def _cuts(ink: Ink, labels: list[int], box: np.ndarray, height: float, width: float) -> list[tuple[int, int]]:
@@ -184,13 +184,13 @@ def _piece_cost(w: int, extent: int, height: float, width: float) -> float:
     A short piece is a fragment of a digit; a tall thin one is a '1'; otherwise pieces much
     narrower or wider than a digit's usual `width` cost in proportion.
     """
-    if extent < _SHORT * height:
+    if extent < 0.65 * height:  # a digit's arm or stem, cut off from the rest
         return 3.0
     if w <= 0.4 * height and extent >= 0.8 * height:
         return _ONE  # a '1'
     # MNIST digits but 1s are 0.5-1.1 heights wide (5th-95th percentile), `_WIDTH` usually.
-    size = w * _WIDTH / width  # width in digit heights, corrected by this image's usual width
-    return 0.05 + 4.0 * max(0.0, 0.5 - size) + 3.0 * max(0.0, size - 1.0) ** 2
+    size = w / max(width / _WIDTH, height)  # in digit heights; wider when this image's digits are wide
+    return 0.05 + 4.0 * max(0.0, 0.5 - size) + 2.5 * max(0.0, size - 0.95)
 
 
 def _cut_cost(crop: np.ndarray) -> np.ndarray:
