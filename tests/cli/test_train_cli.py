@@ -77,3 +77,15 @@ def test_scratch_recipe_through_the_cli(fake_mnist, small_mnist, tmp_path):
     ok(["submit", str(run), "--test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "s.csv")])
     assert (tmp_path / "s.csv").read_text().count("\n") == 6
     error_line(["train", "--resume", str(run)], "cannot be resumed")
+
+
+def test_evaluate_refuses_a_dataset_with_other_classes(fake_mnist, tiny_model, tmp_path):
+    import torch
+
+    from digitrec.data import FASHION_CLASSES
+
+    checkpoint = torch.load(tiny_model, weights_only=True)
+    checkpoint["classes"] = list(FASHION_CLASSES)
+    checkpoint["dataset"] = "kaggle:somewhere"
+    torch.save(checkpoint, tmp_path / "fashion.pt")
+    error_line(["evaluate", str(tmp_path / "fashion.pt")], "fashion.pt predicts T-shirt/top", "pass --data")

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from . import app
-from .options import DataDirOption, DataOption
+from .options import DataDirOption
 
 ModelArgument = typer.Argument(..., help="A model file (.pt, .npz, .onnx) or a run directory.")
 
@@ -17,7 +17,8 @@ ModelArgument = typer.Argument(..., help="A model file (.pt, .npz, .onnx) or a r
 @app.command("evaluate")
 def evaluate_cmd(
     model: Path = ModelArgument,
-    data: str = DataOption,
+    data: Optional[str] = typer.Option(None, "--data", "--dataset", "-d", metavar="SPEC",
+                                       help="Dataset spec (default: the one the model was trained on, else mnist)."),
     split: str = typer.Option("test", "--split", help="train or test."),
     data_dir: Optional[Path] = DataDirOption,
     as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
@@ -30,7 +31,14 @@ def evaluate_cmd(
     from ..inference import load_model
 
     predictor = load_model(model)
+    trained_on = predictor.metadata.get("dataset")
+    data = data or (trained_on if trained_on in ("mnist", "fashion-mnist") else "mnist")
     dataset = load_dataset(data, data_dir)
+    if list(dataset.classes) != list(predictor.classes):
+        raise DigitrecError(
+            f"{model} predicts {', '.join(predictor.classes[:3])}... but {data} has classes "
+            f"{', '.join(dataset.classes[:3])}...; pass --data with the dataset the model was trained on"
+        )
     chosen = dataset.split(split)
     if chosen.labels is None:
         raise DigitrecError(f"{data} {split} split has no labels to evaluate against; use `digitrec submit` for Kaggle's test.csv")
