@@ -156,7 +156,6 @@ def fold_curves(histories: Sequence[Sequence[dict]], path: str | os.PathLike, ti
 
     figure = _new_figure(10, 4)
     loss_ax, acc_ax = figure.subplots(1, 2)
-    from matplotlib.ticker import MaxNLocator
 
     # "loss" is the engine's training cost: cross-entropy for torch recipes, the book's cost for scratch ones
     for ax, metric, label in ((loss_ax, "loss", "loss"), (acc_ax, "acc", "accuracy")):

@@ -82,7 +82,6 @@ def fit(
     accuracy when there is a validation split, else every epoch counts as the newest best.
     """
     reporter = reporter or Reporter(recipe.epochs, quiet=True)
-    device = train.images.device
     optimizer = build_optimizer(
         recipe.optimizer, model.parameters(), recipe.lr, momentum=recipe.momentum,
         nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, **recipe.optimizer_args,
