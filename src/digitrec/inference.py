@@ -72,7 +72,7 @@ class Predictor:
         """Read a written number: its text and one Prediction (with `box`) per digit, left to right."""
         from .preprocess import split_digits
 
-        digits = split_digits(image)
+        digits = split_digits(image, classify=self.predict_proba)
         probs = self.predict_proba(np.stack([d.image for d in digits]) if digits else np.zeros((0, 28, 28), np.uint8))
         found = [Prediction.from_probs(p, self.classes, d.image, d.box) for d, p in zip(digits, probs)]
         return "".join(p.label for p in found), found

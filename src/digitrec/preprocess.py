@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class Digit:
 
 
 ImageLike = str | Path | bytes | Image.Image | np.ndarray
+Classify = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) uint8 -> (N, classes) probabilities
 
 
 def to_mnist(image: ImageLike) -> np.ndarray:
@@ -53,15 +55,18 @@ def to_mnist(image: ImageLike) -> np.ndarray:
     return ink_to_mnist(ink.ink * _segment.main_ink(ink))
 
 
-def split_digits(image: ImageLike) -> list[Digit]:
+def split_digits(image: ImageLike, classify: Classify | None = None) -> list[Digit]:
     """Return the digits of a written number, left to right, each normalised like `to_mnist`.
 
     Broken digits (a 5 whose top bar is detached) are merged, touching digits are split where
-    the ink is shortest near the expected cut, and specks of noise are ignored.
+    the ink is shortest near the expected cut, and specks of noise are ignored. `classify`
+    ((N, 28, 28) uint8 -> (N, classes) probabilities, e.g. a predictor's `predict_proba`) lets
+    the split of touching digits also weigh how well each candidate piece reads as a digit.
     """
     grey, name, (sx, sy) = _load(image)
+    doubt = None if classify is None else _doubt_of(classify)
     digits = []
-    for crop, (left, top) in _segment.digit_parts(_extract(grey, name)):
+    for crop, (left, top) in _segment.digit_parts(_extract(grey, name), doubt):
         ys, xs = np.nonzero(crop > 0.25)  # the box of the visible strokes, not of their faint fringe
         x0, y0, x1, y1 = left + xs.min(), top + ys.min(), left + xs.max() + 1, top + ys.max() + 1
         box = (int(x0 * sx), int(y0 * sy), int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy)))
@@ -91,6 +96,20 @@ def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
     out = np.zeros((MNIST_SIZE, MNIST_SIZE), np.float32)
     out[top : top + height, left : left + width] = small
     return np.rint(np.clip(out, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _doubt_of(classify: Classify) -> _segment.Doubt:
+    """Ink crops -> -log of the classifier's top probability for each, read the MNIST way."""
+
+    def doubt(crops: list[np.ndarray]) -> np.ndarray:
+        inked = [i for i, crop in enumerate(crops) if (crop > 1e-3).any()]
+        values = np.full(len(crops), np.inf)  # an empty piece is no digit
+        if inked:
+            probs = classify(np.stack([ink_to_mnist(crops[i]) for i in inked]))
+            values[inked] = -np.log(np.clip(probs.max(axis=1), 1e-12, 1.0))
+        return values
+
+    return doubt
 
 
 def _extract(grey: np.ndarray, name: str) -> _segment.Ink:

@@ -1,4 +1,4 @@
-"""Tests for digitrec.preprocess (a person's image -> MNIST 28x28) and digitrec.synth (fake photos)."""
+"""to_mnist: every input kind and format, polarity, lighting, bad files, MNIST pass-through, photos."""
 
 from __future__ import annotations
 
@@ -10,68 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from drawing import assert_mnist_like, correlation, page, seven
 from PIL import Image, ImageDraw
-from scipy import ndimage
 
 from digitrec.errors import DigitrecError
-from digitrec.preprocess import Digit, PreprocessError, ink_to_mnist, split_digits, to_mnist
-from digitrec.synth import change_pen, photoize, photoize_number, render_printed_digit
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-# Strokes of simple handwritten shapes in unit coordinates of the digit's box: polylines, or
-# ("ellipse",) for a 0.
-SHAPES = {
-    "1": [[(0.5, 0.0), (0.5, 1.0)]],
-    "7": [[(0.0, 0.05), (1.0, 0.05), (0.35, 1.0)]],
-    "0": [("ellipse",)],
-    "4": [[(0.7, 1.0), (0.7, 0.0), (0.0, 0.65), (1.0, 0.65)]],
-    "5": [[(0.15, 0.0), (1.0, 0.0)], [(0.15, 0.0), (0.1, 0.45), (0.7, 0.4), (0.95, 0.7), (0.6, 1.0), (0.0, 0.9)]],
-    # a 5 whose top bar is lifted off the body, as a quick hand leaves it
-    "5 broken": [[(0.3, 0.0), (1.0, 0.0)], [(0.15, 0.15), (0.1, 0.45), (0.7, 0.4), (0.95, 0.7), (0.6, 1.0), (0.0, 0.9)]],
-}
-
-
-def draw_digit(draw: ImageDraw.ImageDraw, shape: str, box: tuple[int, int, int, int], fill, width: int) -> None:
-    """Draw SHAPES[shape] into `box` (x0, y0, x1, y1) with a round pen `width` px wide."""
-    x0, y0, x1, y1 = box
-    for stroke in SHAPES[shape]:
-        if stroke[0] == "ellipse":
-            draw.ellipse(box, outline=fill, width=width)
-            continue
-        points = [(x0 + u * (x1 - x0), y0 + v * (y1 - y0)) for u, v in stroke]
-        draw.line(points, fill=fill, width=width, joint="curve")
-        for x, y in points:  # round caps
-            draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=fill)
-
-
-def page(shapes: list[tuple[str, tuple[int, int, int, int]]], size=(200, 200), ink=0, paper=255, width=12):
-    """An 'L' image: paper with the given shapes drawn in ink."""
-    image = Image.new("L", size, paper)
-    draw = ImageDraw.Draw(image)
-    for shape, box in shapes:
-        draw_digit(draw, shape, box, ink, width)
-    return image
-
-
-def seven(**kw) -> Image.Image:
-    """A 7 off-centre on a 200x200 page, dark on light unless told otherwise."""
-    return page([("7", (60, 30, 150, 170))], **kw)
-
-
-def correlation(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.corrcoef(a.ravel().astype(float), b.ravel().astype(float))[0, 1])
-
-
-def assert_mnist_like(image: np.ndarray) -> None:
-    """Shape, dtype, white ink on black, ink box 20 px on its longer side, centred by mass."""
-    assert image.shape == (28, 28) and image.dtype == np.uint8
-    assert image.max() == 255
-    ys, xs = np.nonzero(image > 0)
-    assert max(np.ptp(ys), np.ptp(xs)) + 1 in (19, 20, 21)
-    rows, cols = np.indices(image.shape)
-    centre = np.array([(rows * image).sum(), (cols * image).sum()]) / image.sum()
-    assert np.all(np.abs(centre - 14) <= 1.0), centre
+from digitrec.preprocess import PreprocessError, ink_to_mnist, split_digits, to_mnist
+from digitrec.synth import change_pen, photoize, render_printed_digit
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +26,6 @@ def reference() -> np.ndarray:
     return result
 
 
-@pytest.fixture(scope="module")
-def mnist_sample(small_mnist) -> tuple[np.ndarray, np.ndarray]:
-    """20 real MNIST test digits ((20, 28, 28) uint8) and their labels."""
-    return small_mnist["test"].images[:20], small_mnist["test"].labels[:20]
 
 
 # ---------------------------------------------------------------------------- inputs
@@ -327,108 +267,9 @@ def test_printed_digits(d):
 
 
 def test_sample_script_writes_pngs(mnist_sample, tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "benchmarks"))
     import photoize as script  # benchmarks/photoize.py
 
     paths = script.write_samples(mnist_sample[0], tmp_path, count=1, seed=0)
     assert paths and all(p.exists() and p.suffix == ".png" for p in paths)
     sys.modules.pop("photoize", None)
-
-
-# ---------------------------------------------------------------------------- split_digits
-
-
-def ink_box(image: Image.Image) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1) of the dark pixels, ends exclusive."""
-    ys, xs = np.nonzero(np.asarray(image) < 128)
-    return xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
-
-
-def test_split_digits_order_count_and_boxes():
-    shapes = list(zip("1704", [(30, 40, 70, 160), (110, 40, 190, 160), (230, 40, 320, 160), (360, 40, 440, 160)]))
-    digits = split_digits(page(shapes, size=(480, 200)))
-    assert [type(d) for d in digits] == [Digit] * 4
-    for digit, (shape, box) in zip(digits, shapes, strict=True):
-        alone = page([(shape, box)], size=(480, 200))
-        assert_mnist_like(digit.image)
-        assert np.allclose(digit.box, ink_box(alone), atol=3), (shape, digit.box, ink_box(alone))
-        assert correlation(digit.image, to_mnist(alone)) > 0.95
-
-
-@pytest.mark.parametrize("source", ["pil", "jpeg"])
-def test_split_digits_boxes_in_original_pixels(source, tmp_path):
-    # 2400 px wide: shrunk for the work (a JPEG already while decoding), boxes in the original's pixels
-    shapes = [("1", (300, 400, 700, 1600)), ("0", (1100, 400, 1900, 1600))]
-    image = page(shapes, size=(2400, 2000), width=100)
-    if source == "jpeg":
-        image.save(tmp_path / "big.jpg", quality=90)
-        image = tmp_path / "big.jpg"
-    found = [d.box for d in split_digits(image)]
-    expected = [ink_box(page([shape], size=(2400, 2000), width=100)) for shape in shapes]
-    assert np.allclose(found, expected, atol=8), (found, expected)
-
-
-def test_broken_digit_is_merged():
-    broken = ("5 broken", (110, 40, 190, 160))
-    image = page([("1", (30, 40, 70, 160)), broken], size=(240, 200))
-    assert ndimage.label(np.asarray(page([broken])) < 128)[1] == 2  # the bar and the body
-    digits = split_digits(image)
-    assert len(digits) == 2
-    assert correlation(digits[1].image, to_mnist(page([broken], size=(240, 200)))) > 0.95
-    assert correlation(to_mnist(page([broken])), to_mnist(page([("5", (110, 40, 190, 160))]))) > 0.7
-
-
-def test_touching_digits_are_split():
-    boxes = [(30, 40, 130, 160), (124, 40, 224, 160), (218, 40, 318, 160)]  # strokes overlap 6 px
-    image = page(list(zip(["0", "0", "0"], boxes, strict=True)), size=(350, 200))
-    digits = split_digits(image)
-    assert len(digits) == 3
-    joins = [digits[0].box[2], digits[1].box[0], digits[1].box[2], digits[2].box[0]]
-    assert np.allclose(joins, [127, 127, 221, 221], atol=4), joins
-    lone = to_mnist(page([("0", boxes[0])], size=(350, 200)))
-    assert all(correlation(d.image, lone) > 0.6 for d in digits)  # thin rings: 0.71-0.74
-
-
-def test_specks_between_digits_are_ignored():
-    image = page([("7", (30, 40, 110, 160)), ("1", (170, 40, 210, 160))], size=(260, 200))
-    draw = ImageDraw.Draw(image)
-    for x, y in [(140, 100), (20, 185), (240, 15), (140, 20)]:
-        draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=0)
-    assert len(split_digits(image)) == 2
-
-
-def test_split_photos_of_numbers(mnist_sample):
-    images, _ = mnist_sample
-    rng = np.random.default_rng(0)
-    right, scores = 0, []
-    trials = 40
-    for _ in range(trials):
-        chosen = rng.choice(len(images), int(rng.integers(3, 7)), replace=False)
-        digits = split_digits(photoize_number(list(images[chosen]), rng, touch=0.0))
-        if len(digits) == len(chosen):
-            right += 1
-            scores += [correlation(d.image, images[i]) for d, i in zip(digits, chosen, strict=True)]
-            assert [d.box[0] for d in digits] == sorted(d.box[0] for d in digits)
-    assert right / trials >= 0.9  # measured 1.0 here; 0.99 over 300 numbers of MNIST test digits
-    assert np.mean(scores) > 0.85  # each digit in its place
-
-
-def test_split_photos_of_touching_numbers(mnist_sample):
-    images, _ = mnist_sample
-    rng = np.random.default_rng(1)
-    trials = 30
-    right = sum(
-        len(split_digits(photoize_number(list(images[chosen]), rng, touch=0.5))) == len(chosen)
-        for chosen in (rng.choice(len(images), int(rng.integers(3, 7)), replace=False) for _ in range(trials))
-    )
-    assert right / trials >= 0.8  # 0.95 over 300 numbers of MNIST test digits at touch=0.2
-
-
-def test_close_ones_are_two_digits():
-    image = page([("1", (30, 40, 60, 160)), ("1", (72, 40, 102, 160)), ("0", (140, 40, 220, 160))], size=(260, 200))
-    assert len(split_digits(image)) == 3
-
-
-def test_wide_digit_is_not_split():
-    image = page([("1", (30, 40, 70, 160)), ("0", (110, 40, 245, 160)), ("7", (290, 40, 370, 160))], size=(400, 200))
-    assert len(split_digits(image)) == 3
