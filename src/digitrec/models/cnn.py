@@ -38,11 +38,14 @@ class KaggleCNNConfig:
     # We follow the seed, so block 2 narrows to 32 channels.
     blocks: tuple[tuple[int, int], ...] = ((32, 32), (64, 32), (64, 64))
     dropout_conv: float = 0.25  # after each block's pool
-    # The seed says "two densely connected layers on top" without widths. With 28x28 inputs the
-    # convs end at 1x1x64, so the classifier sees only 64 features: 256 then 128 widens that
-    # modestly (~50k head params); 512/256 would triple the head (~170k) for the same 64 numbers.
-    dense: tuple[int, ...] = (256, 128)
-    dropout_dense: float = 0.5  # after each dense ReLU
+    # The seed: "two densely connected layers on top. The last layers will use a softmax": one
+    # hidden ReLU layer and the softmax output, width not given, dropout only in the conv blocks.
+    # The convs end at 1x1x64, so the hidden layer sees 64 features; 256 widens them 4x.
+    # Measured (--limit 20000, 10 epochs, lr 1e-3): hidden 256 without dropout 0.9917 test,
+    # val 0.992-0.997 from epoch 3; an earlier reading, dense 256-128 each with dropout 0.5,
+    # trained on the full set for 50 epochs only reached 0.9923 (val 0.983-0.988 at lr 1e-3).
+    dense: tuple[int, ...] = (256,)
+    dropout_dense: float = 0.0  # after each hidden dense ReLU (none in the seed)
 
     def __post_init__(self) -> None:
         self.blocks = tuple(tuple(block) for block in self.blocks)
@@ -70,7 +73,9 @@ class KaggleCNN(nn.Module):
         widths = (channels * side * side, *config.dense)
         head: list[nn.Module] = [nn.Flatten()]
         for width_in, width_out in zip(widths, widths[1:]):
-            head += [nn.Linear(width_in, width_out), nn.ReLU(), nn.Dropout(config.dropout_dense)]
+            head += [nn.Linear(width_in, width_out), nn.ReLU()]
+            if config.dropout_dense:
+                head.append(nn.Dropout(config.dropout_dense))
         head.append(nn.Linear(widths[-1], config.num_classes))  # softmax lives in the loss
         self.classifier = nn.Sequential(*head)
         self.apply(_keras_init)
@@ -130,10 +135,10 @@ class SimpleCNN(nn.Module):
 
 @register_model("kaggle-cnn", source="seed 002: Keras Kaggle digit-recognizer CNN")
 def kaggle_cnn(**kwargs) -> KaggleCNN:
-    """Six 3x3 convs in three pooled, dropped-out blocks, dense 256-128 with dropout 0.5, ReLU.
+    """Six 3x3 convs in three pooled, dropped-out blocks, a dense 256 ReLU layer, then logits.
 
     kwargs: num_classes=10, in_channels=1, image_size=28, blocks=((32, 32), (64, 32), (64, 64)),
-    dropout_conv=0.25, dense=(256, 128), dropout_dense=0.5.
+    dropout_conv=0.25, dense=(256,), dropout_dense=0.0.
     """
     return KaggleCNN(KaggleCNNConfig(**kwargs))
 
