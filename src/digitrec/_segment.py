@@ -17,7 +17,7 @@ _SHORT = 0.5  # a piece under this fraction of a digit's height is a bar, dot or
 _WIDTH = 0.75  # a digit's usual width in digit heights (MNIST's median but for 1s), when unmeasured
 _SPLIT = 1.3  # a group under this many usual digit widths is one digit (wide 0s, 2s with long tails)
 _SPLIT_READ = 0.6  # with a classifier to ask, groups this wide are tried as several digits ('1' + '7')
-_WIDEST = 2.0  # px / digit height: no one digit is wider, so no wider piece is considered
+_WIDEST = 2.0  # digit heights: no one digit is wider, so no wider piece is considered
 # Weight of the classifier's doubt (-log p) against the shape and cut costs. Measured on 200 numbers
 # of photo digits (MNIST test digits outside the benchmark's, touching with chance 0.2, default
 # recipe): read right 0.875 without the classifier, 0.89 at weight 1, 0.90 at 2 and 4.
