@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import typer
 
@@ -37,36 +37,23 @@ def predict_cmd(
         raise DigitrecError(f"--top-k must be between 1 and {len(predictor.classes)}, got {top_k}")
     if not 0.0 <= min_confidence <= 1.0:
         raise DigitrecError(f"--min-confidence is a probability between 0 and 1, got {min_confidence}")
-    results, failed = [], False
-    for path, problem in _image_files(paths):
-        try:
-            if problem:
-                raise DigitrecError(problem)
-            prediction = predictor.predict_image(path)
-        except DigitrecError as exc:
-            failed = True
-            _report(path, exc)
-            if as_json:
-                results.append({"path": str(path), "error": str(exc)})
-            continue
+
+    def predict_one(path: Path) -> tuple[dict, str]:
+        prediction = predictor.predict_image(path)
         uncertain = prediction.confidence < min_confidence
         top = prediction.top(top_k)
-        if as_json:
-            results.append({
-                "path": str(path), "label": None if uncertain else prediction.label,
-                "confidence": round(prediction.confidence, 6), "uncertain": uncertain,
-                "probabilities": [round(float(p), 6) for p in prediction.probabilities],
-                "top_k": [{"label": label, "confidence": round(p, 6)} for label, p in top],
-            })
-        elif uncertain:
-            typer.echo(f"{path}: ? (uncertain: {_candidates(top)})")
-        else:
-            extra = f"  [top {top_k}: {_candidates(top)}]" if top_k > 1 else ""
-            typer.echo(f"{path}: {prediction.label} ({prediction.confidence:.3f}){extra}")
-    if as_json:
-        typer.echo(_json_array(results))
-    if failed:
-        raise typer.Exit(1)
+        record = {
+            "path": str(path), "label": None if uncertain else prediction.label,
+            "confidence": round(prediction.confidence, 6), "uncertain": uncertain,
+            "probabilities": [round(float(p), 6) for p in prediction.probabilities],
+            "top_k": [{"label": label, "confidence": round(p, 6)} for label, p in top],
+        }
+        if uncertain:
+            return record, f"{path}: ? (uncertain: {_candidates(top)})"
+        extra = f"  [top {top_k}: {_candidates(top)}]" if top_k > 1 else ""
+        return record, f"{path}: {prediction.label} ({prediction.confidence:.3f}){extra}"
+
+    _each_image(paths, predict_one, as_json)
 
 
 @app.command("read")
@@ -75,30 +62,17 @@ def read_cmd(model: Path = ModelArgument, paths: list[Path] = PathsArgument, as_
     from ..inference import load_model
 
     predictor = load_model(model)
-    results, failed = [], False
-    for path, problem in _image_files(paths):
-        try:
-            if problem:
-                raise DigitrecError(problem)
-            text, digits = predictor.read_number(path)
-            if not digits:
-                raise DigitrecError(f"no digits found in {path}")
-        except DigitrecError as exc:
-            failed = True
-            _report(path, exc)
-            if as_json:
-                results.append({"path": str(path), "error": str(exc)})
-            continue
-        if as_json:
-            results.append({"path": str(path), "text": text, "digits": [
-                {"label": d.label, "confidence": round(d.confidence, 6), "box": list(d.box)} for d in digits
-            ]})
-        else:
-            typer.echo(f"{path}: {text}  ({', '.join(f'{d.label} {d.confidence:.2f}' for d in digits)})")
-    if as_json:
-        typer.echo(_json_array(results))
-    if failed:
-        raise typer.Exit(1)
+
+    def read_one(path: Path) -> tuple[dict, str]:
+        text, digits = predictor.read_number(path)
+        if not digits:
+            raise DigitrecError(f"no digits found in {path}")
+        record = {"path": str(path), "text": text, "digits": [
+            {"label": d.label, "confidence": round(d.confidence, 6), "box": list(d.box)} for d in digits
+        ]}
+        return record, f"{path}: {text}  ({', '.join(f'{d.label} {d.confidence:.2f}' for d in digits)})"
+
+    _each_image(paths, read_one, as_json)
 
 
 @app.command("export")
@@ -137,6 +111,34 @@ def serve_cmd(
     predictor = load_model(model)
     typer.echo(f"digitrec: serving {predictor.metadata.get('model')} from {predictor.path} at http://{host}:{port}/ (Ctrl+C stops)")
     serve(predictor, host=host, port=port)
+
+
+def _each_image(paths: list[Path], handle: Callable[[Path], tuple[dict, str]], as_json: bool) -> None:
+    """Run `handle(path) -> (JSON record, text line)` on every image: one JSON array, or one line each.
+
+    A file that cannot be read is reported on stderr and skipped (an error record in the JSON);
+    the exit code is then 1.
+    """
+    results, failed = [], False
+    for path, problem in _image_files(paths):
+        try:
+            if problem:
+                raise DigitrecError(problem)
+            record, line = handle(path)
+        except DigitrecError as exc:
+            failed = True
+            _report(path, exc)
+            if as_json:
+                results.append({"path": str(path), "error": str(exc)})
+            continue
+        if as_json:
+            results.append(record)
+        else:
+            typer.echo(line)
+    if as_json:
+        typer.echo(_json_array(results))
+    if failed:
+        raise typer.Exit(1)
 
 
 def _image_files(paths: list[Path]) -> Iterator[tuple[Path, Optional[str]]]:
