@@ -41,7 +41,6 @@ def train_scratch(
 
     def on_epoch(epoch: int, metrics: dict[str, Any]) -> None:
         record = {"epoch": epoch, **{k: metrics[k] for k in ("lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")}}
-        record["lr"] = recipe.lr
         history.append(record)
         reporter.end_epoch(record, len(data.train))
         run_dir.write_history(history)
