@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from pathlib import Path
 from typing import Sequence
 
@@ -135,7 +136,8 @@ def misclassified(
 
 def box_plot(groups: dict[str, Sequence[float]], path: str | os.PathLike, ylabel: str = "accuracy", title: str = "") -> Path:
     """Box-and-whisker of scores per group (e.g. folds per recipe), points overlaid."""
-    figure = _new_figure(max(4.0, 1.6 * len(groups) + 1.5), 4.5)
+    width = max(4.0, 1.6 * len(groups) + 1.5)  # inches
+    figure = _new_figure(width, 4.5)
     ax = figure.subplots()
     names = list(groups)
     ax.boxplot([groups[n] for n in names], showmeans=True)
@@ -145,7 +147,7 @@ def box_plot(groups: dict[str, Sequence[float]], path: str | os.PathLike, ylabel
         ax.plot(np.full(len(values), i) + np.linspace(-0.08, 0.08, len(values)), values, ".", color="tab:gray", alpha=0.7)
     ax.set_ylabel(ylabel)
     ax.grid(axis="y", alpha=0.3)
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, width=int(width * 9), break_on_hyphens=False))  # ~9 title characters per inch: no clipping
     return save_figure(figure, path)
 
 
