@@ -99,7 +99,7 @@ def _epoch(network: Network, step, table, labels, batch_size: int, on_batch) -> 
     n_batches = -(-n // batch_size)
     outputs = np.empty((n_batches, classes, batch_size), network.dtype)  # each batch's outputs
     for k in range(n_batches):
-        rows = table[order[k * batch_size : (k + 1) * batch_size]]  # (B, 784 + 1 + classes)
+        rows = table.take(order[k * batch_size : (k + 1) * batch_size], axis=0)  # (B, 784 + 1 + classes)
         x, y = rows[:, : n_in + 1].T, rows[:, n_in + 1 :].T  # (784 + 1, B) ending in ones, (classes, B)
         a = step(x, y, outputs[k, :, : len(rows)])
         if on_batch is not None:
