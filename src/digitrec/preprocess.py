@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage as ndi
 
-from digitrec import _segment
+from digitrec import _cuts, _ink, _segment
 from digitrec.errors import DigitrecError
 
 __all__ = ["Digit", "ImageLike", "PreprocessError", "ink_to_mnist", "split_digits", "to_mnist"]
@@ -98,7 +98,7 @@ def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
     return np.rint(np.clip(out, 0.0, 1.0) * 255).astype(np.uint8)
 
 
-def _doubt_of(classify: Classify) -> _segment.Doubt:
+def _doubt_of(classify: Classify) -> _cuts.Doubt:
     """Ink crops -> -log of the classifier's top probability for each, read the MNIST way."""
 
     def doubt(crops: list[np.ndarray]) -> np.ndarray:
@@ -112,8 +112,8 @@ def _doubt_of(classify: Classify) -> _segment.Doubt:
     return doubt
 
 
-def _extract(grey: np.ndarray, name: str) -> _segment.Ink:
-    ink = _segment.extract_ink(grey)
+def _extract(grey: np.ndarray, name: str) -> _ink.Ink:
+    ink = _ink.extract_ink(grey)
     if ink is None:
         raise PreprocessError(f"no digit found in {name}: the image is blank")
     return ink

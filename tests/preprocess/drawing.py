@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 # ("ellipse",) for a 0.
 SHAPES = {
     "1": [[(0.5, 0.0), (0.5, 1.0)]],
+    "1 slanted": [[(0.9, 0.0), (0.1, 1.0)]],  # leaning right, as many people write it
     "7": [[(0.0, 0.05), (1.0, 0.05), (0.35, 1.0)]],
     "0": [("ellipse",)],
     "4": [[(0.7, 1.0), (0.7, 0.0), (0.0, 0.65), (1.0, 0.65)]],
