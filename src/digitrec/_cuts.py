@@ -32,6 +32,11 @@ _CUT_WEIGHT = 2.0
 # Weight of the classifier's doubt (-log p) against the shape and cut costs (0.89 / 0.90 / 0.90
 # read right at weight 1 / 2 / 4 when it was introduced; 1 / 2 / 4 now differ by under 0.01).
 _READ_WEIGHT = 2.0
+# Straight strokes (a '1') are looked for along lines leaning this much (px sideways per px down),
+# covering this share of the rows; their sides are where lines cover at most _EDGE_OUT of them.
+_EDGE_SLANTS = np.round(np.arange(-0.5, 0.51, 0.1), 1)
+_EDGE_IN = 0.7
+_EDGE_OUT = 0.05
 _SIDEWAYS = 0.02  # px of ink a sideways step costs, so that a straight path wins a tie
 
 # Ink crops -> how doubtful reading each as one digit is: -log of the classifier's top probability
@@ -126,10 +131,11 @@ def cuts(crop: np.ndarray, height: float, width: float, doubt: Doubt | None = No
 def _candidates(crop: np.ndarray) -> tuple[list[Cut], list[float]]:
     """Candidate cut paths, left to right, and the cost of cutting along each (`_path_cost`).
 
-    Two kinds: upright cuts where the cost per column has a local minimum (where round digits
-    touch, the ink in a column is short), and the paths crossing the least ink from each top
-    column to the bottom row (one pixel sideways at most per row; dynamic programming over the
-    rows) where that least ink has a local minimum (between a slanted '1' and its neighbour).
+    Three kinds: upright cuts where the cost per column has a local minimum (where round digits
+    touch, the ink in a column is short); the paths crossing the least ink from each top column
+    to the bottom row (one pixel sideways at most per row; dynamic programming over the rows)
+    where that least ink has a local minimum (between a slanted '1' and the 9 it leans on); and
+    straight lines along the sides of full-height strokes (`_stroke_edges`).
     """
     h, w = crop.shape
     scale = max(float(crop.sum(axis=0).max()), 1e-6)
@@ -153,8 +159,44 @@ def _candidates(crop: np.ndarray) -> tuple[list[Cut], list[float]]:
         for y in range(1, h):
             xs[y] = xs[y - 1] + moves[y - 1, xs[y - 1]]
         found.setdefault(xs.tobytes(), (xs, _path_cost(crop, xs, scale)))
+    for xs in _stroke_edges(crop):
+        found.setdefault(xs.tobytes(), (xs, _path_cost(crop, xs, scale)))
     ranked = sorted(found.values(), key=lambda item: item[0].mean())
     return [Cut(xs) for xs, _ in ranked], [cost for _, cost in ranked]
+
+
+def _stroke_edges(crop: np.ndarray) -> list[np.ndarray]:
+    """Cuts along both sides of each straight stroke that runs (nearly) the crop's whole height.
+
+    A '1' leaning on its neighbour over a stretch has no cheap cut near it, and the least-ink
+    paths wander off; a straight line just outside the stroke, parallel to it, is the cut.
+    Lines of every slant in _EDGE_SLANTS are tried through each column: a stroke is a run of
+    lines with ink in at least _EDGE_IN of the rows, its sides the first lines either way with
+    ink in at most _EDGE_OUT of them. Returns each side as a column per row.
+    """
+    h, w = crop.shape
+    inked = crop > 0.5
+    rows = np.arange(h)
+    edges = []
+    for slant in _EDGE_SLANTS:
+        lines = np.rint(np.arange(w)[:, None] + slant * (rows - (h - 1) / 2)[None, :]).astype(int)  # (W, h)
+        on_ink = (lines >= 0) & (lines < w) & inked[rows[None, :], np.clip(lines, 0, w - 1)]
+        support = on_ink.mean(axis=1)  # (W,) share of rows where each line is on ink
+        x = 0
+        while x < w:
+            if support[x] < _EDGE_IN:
+                x += 1
+                continue
+            left = right = x
+            while right + 1 < w and support[right + 1] >= _EDGE_IN:
+                right += 1
+            x = right + 1
+            while left > 0 and support[left] > _EDGE_OUT:
+                left -= 1
+            while right < w - 1 and support[right] > _EDGE_OUT:
+                right += 1
+            edges += [lines[side] for side in (left, right) if 0 < side < w - 1]
+    return edges
 
 
 def _local_minima(values: np.ndarray, at: np.ndarray) -> np.ndarray:
