@@ -245,7 +245,7 @@ def _check_size(size: tuple[int, int], name: str) -> None:
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    """Grey from (H, W, 3+) RGB with ITU-R 601 weights, as PIL's convert("L") (no BLAS: see _segment)."""
+    """Grey from (H, W, 3+) RGB with ITU-R 601 weights, as PIL's convert("L") (no BLAS: see _ink)."""
     return 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
 
 
