@@ -18,7 +18,7 @@ _SPLIT = 1.3  # a group under this many usual digit widths is one digit (wide 0s
 _SPLIT_READ = 0.6  # with a classifier to ask, groups this wide are tried as several digits ('1' + '7')
 _WIDEST = 2.0  # digit heights: no one digit is wider, so no wider piece is considered
 # The costs the cutting minimises, per piece and per cut (see `cuts`). A piece shaped like a digit
-# costs _DIGIT (a '1': _ONE) and each cut _CUT_WEIGHT x `_path_cost`, so a cut pays for itself
+# costs _DIGIT (a '1': _ONE) and each cut _CUT_WEIGHT x `_path_costs`, so a cut pays for itself
 # when it crosses less than about 0.2 of ink (a bridge between two touching digits, not a loop or
 # a stroke): read digits are not merged just because the merged blob also reads as a digit, which
 # the classifier, trained on single digits, says of '17' ("7", p 1.00) and '41' ("4"). Tuned on
@@ -129,7 +129,7 @@ def cuts(crop: np.ndarray, height: float, width: float, doubt: Doubt | None = No
 
 
 def _candidates(crop: np.ndarray) -> tuple[list[Cut], list[float]]:
-    """Candidate cut paths, left to right, and the cost of cutting along each (`_path_cost`).
+    """Candidate cut paths, left to right, and the cost of cutting along each (`_path_costs`).
 
     Three kinds: upright cuts where the cost per column has a local minimum (where round digits
     touch, the ink in a column is short); the paths crossing the least ink from each top column
@@ -140,10 +140,11 @@ def _candidates(crop: np.ndarray) -> tuple[list[Cut], list[float]]:
     h, w = crop.shape
     scale = max(float(crop.sum(axis=0).max()), 1e-6)
     inner = np.arange(2, w - 2)
-    upright_cost = ndi.uniform_filter1d(np.array([_path_cost(crop, np.full(h, x), scale) for x in range(w)]), 3)
-    found = {}
-    for x in _local_minima(upright_cost, inner):
-        found[np.full(h, x).tobytes()] = (np.full(h, x), float(upright_cost[x]))
+    uprights = np.repeat(np.arange(w)[:, None], h, axis=1)  # (W, h): column x in every row
+    upright_cost = ndi.uniform_filter1d(_path_costs(crop, uprights, scale), 3)
+    starts = _local_minima(upright_cost, inner)
+    chosen = [uprights[starts]]
+    costs = [upright_cost[starts]]
     total = crop[-1].astype(np.float64)  # (W,) least ink from each column of the current row down
     moves = np.zeros((h, w), np.int8)  # sideways step from (y, x) to row y + 1
     for y in range(h - 2, -1, -1):
@@ -153,14 +154,18 @@ def _candidates(crop: np.ndarray) -> tuple[list[Cut], list[float]]:
         step = options.argmin(axis=0)
         moves[y] = step - 1
         total = crop[y] + options[step, np.arange(w)]
-    for x in _local_minima(total, inner):
-        xs = np.empty(h, int)
-        xs[0] = x
-        for y in range(1, h):
-            xs[y] = xs[y - 1] + moves[y - 1, xs[y - 1]]
-        found.setdefault(xs.tobytes(), (xs, _path_cost(crop, xs, scale)))
-    for xs in _stroke_edges(crop):
-        found.setdefault(xs.tobytes(), (xs, _path_cost(crop, xs, scale)))
+    starts = _local_minima(total, inner)
+    paths = np.empty((len(starts), h), int)  # every path from a minimum, traced down together
+    paths[:, 0] = starts
+    for y in range(1, h):
+        paths[:, y] = paths[:, y - 1] + moves[y - 1, paths[:, y - 1]]
+    edges = np.array(_stroke_edges(crop), int).reshape(-1, h)
+    for more in (paths, edges):
+        chosen.append(more)
+        costs.append(_path_costs(crop, more, scale))
+    found = {}  # one of each path, the first kind to find it setting its cost
+    for xs, cost in zip(np.concatenate(chosen), np.concatenate(costs), strict=True):
+        found.setdefault(xs.tobytes(), (xs, float(cost)))
     ranked = sorted(found.values(), key=lambda item: item[0].mean())
     return [Cut(xs) for xs, _ in ranked], [cost for _, cost in ranked]
 
@@ -203,18 +208,22 @@ def _local_minima(values: np.ndarray, at: np.ndarray) -> np.ndarray:
     return at[(values[at] <= values[at - 1]) & (values[at] <= values[at + 1])]
 
 
-def _path_cost(crop: np.ndarray, xs: np.ndarray, scale: float) -> float:
-    """How bad a cut along path `xs` (a column per row) is: the height of the ink it crosses
+def _path_costs(crop: np.ndarray, paths: np.ndarray, scale: float) -> np.ndarray:
+    """How bad a cut along each path (K, h) (a column per row) is: the height of the ink it crosses
     (from the first to the last inked pixel, per crop height) plus a quarter of the ink's amount
     (per `scale`, the most ink in one column). Both in [0, 1] for an upright cut.
 
     Where two round digits touch, a cut crosses much ink but only over a short height; a cut
     through a loop crosses little ink but from its top to its bottom.
     """
-    values = crop[np.arange(len(xs)), np.clip(xs, 0, crop.shape[1] - 1)]
-    inked = np.flatnonzero(values > 0.5)
-    extent = (inked[-1] - inked[0] + 1) / len(xs) if inked.size else 0.0
-    return float(extent + 0.25 * values.sum() / scale)
+    h = crop.shape[0]
+    values = crop[np.arange(h)[None, :], np.clip(paths, 0, crop.shape[1] - 1)]  # (K, h)
+    inked = values > 0.5
+    rows = np.arange(h)[None, :]
+    first = np.where(inked, rows, h).min(axis=1)
+    last = np.where(inked, rows, -1).max(axis=1)
+    extent = np.maximum(last - first + 1, 0) / h
+    return extent + 0.25 * values.sum(axis=1) / scale
 
 
 def _piece_cost(w: float, extent: int, height: float, width: float) -> float:
