@@ -8,6 +8,7 @@ from drawing import assert_mnist_like, correlation, ink_box, page
 from PIL import ImageDraw
 from scipy import ndimage
 
+from digitrec import _cuts
 from digitrec.preprocess import Digit, split_digits, to_mnist
 from digitrec.synth import photoize_number
 
@@ -153,3 +154,22 @@ def test_reading_does_not_cut_a_wide_digit():
     shapes = {1: ("1", (30, 40, 70, 160)), 0: ("0", (110, 40, 245, 160)), 7: ("7", (290, 40, 370, 160))}
     image = page(list(shapes.values()), size=(400, 200))
     assert len(split_digits(image, classify=template_reader(shapes, (400, 200)))) == 3
+
+
+@pytest.mark.parametrize("drift", [0, 30])
+def test_a_cut_path_pays_for_drifting_sideways(drift):
+    # A gap between two digits runs down; a path that wanders far sideways through the ink-free
+    # inside of a digit (into a 0 open at the top, out through its lower left) slices the digit.
+    # The path still follows the gap, but its cost grows with how far it ends up sideways.
+    h = w = 60
+    rows = np.arange(h)
+    centre = np.rint(45 - drift * (rows / (h - 1)) ** 2).astype(int)  # a curved gap, no straight side
+    crop = np.ones((h, w), np.float32)
+    for y, x in enumerate(centre):
+        crop[y, x - 2 : x + 3] = 0.0
+    paths, costs = _cuts._candidates(crop)
+    best = int(np.argmin(costs))
+    assert np.all(np.abs(paths[best].xs - centre) <= 2)  # inside the gap all the way down
+    drifted = abs(int(paths[best].xs[-1]) - int(paths[best].xs[0]))
+    assert costs[best] == pytest.approx(_cuts._DRIFT * drifted / h, abs=0.01)
+    assert (costs[best] > 0.2) == (drift > 0)
