@@ -34,9 +34,15 @@ def test_recipes_and_models_lists():
     assert "keras-kaggle" in ok(["recipes"]) and "lenet" in ok(["models"])
 
 
-def test_bad_model_files_are_one_line(tmp_path, fake_mnist):
+def test_bad_model_files_are_one_line(tmp_path, fake_mnist, tiny_model):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     error_line(["evaluate", str(tmp_path / "junk.pt")], "junk.pt", "not a readable PyTorch checkpoint")
+    (tmp_path / "pickle.pt").write_bytes(b"\x80\x04garbage")  # a pickle header, then junk
+    line = error_line(["evaluate", str(tmp_path / "pickle.pt")], "pickle.pt", "not a PyTorch file")
+    assert "weights_only" not in line  # torch's advice to run the file's code is not passed on
+    whole = tiny_model.read_bytes()
+    (tmp_path / "cut.pt").write_bytes(whole[: len(whole) // 2])  # a download or copy cut short
+    error_line(["evaluate", str(tmp_path / "cut.pt")], "cut.pt", "truncated or corrupt")
     error_line(["evaluate", str(tmp_path / "missing.pt")], "missing.pt", "no such model file")
     (tmp_path / "m.txt").write_text("x")
     error_line(["evaluate", str(tmp_path / "m.txt")], "unknown model type")
@@ -89,3 +95,9 @@ def test_evaluate_refuses_a_dataset_with_other_classes(fake_mnist, tiny_model, t
     checkpoint["dataset"] = "kaggle:somewhere"
     torch.save(checkpoint, tmp_path / "fashion.pt")
     error_line(["evaluate", str(tmp_path / "fashion.pt")], "fashion.pt predicts T-shirt/top", "pass --data")
+
+
+def test_an_output_path_through_a_file_is_one_clear_line(tmp_path, tiny_model):
+    (tmp_path / "notes.txt").write_text("x")
+    for out in ("notes.txt/model.onnx", "notes.txt/deeper/model.onnx"):
+        error_line(["export", str(tiny_model), "--out", str(tmp_path / out)], "notes.txt: is a file where a folder is needed")

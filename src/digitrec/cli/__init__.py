@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import typer
 from typer.core import TyperGroup
@@ -46,6 +47,11 @@ def _debug(ctx: typer.Context) -> bool:
 def _describe(exc: Exception) -> str:
     if isinstance(exc, DigitrecError):
         return str(exc)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and exc.filename:
+        # an output folder whose path runs through a file: errno's "File exists" says little
+        blocking = next((p for p in (Path(exc.filename), *Path(exc.filename).parents) if p.is_file()), None)
+        if blocking is not None:
+            return f"{blocking}: is a file where a folder is needed for the output; choose another --out"
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}"
     # Anything else is a bug in digitrec rather than bad input: say so, point at --debug.

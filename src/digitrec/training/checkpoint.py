@@ -11,6 +11,7 @@ import dataclasses
 import datetime as _dt
 import os
 import platform
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -87,18 +88,32 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> Path
     return path
 
 
+def _why_unreadable(exc: Exception) -> str:
+    """torch.load's error in a few words: its messages run to paragraphs, and one of them advises
+    weights_only=False, i.e. running whatever code the file holds, which we never do."""
+    text = str(exc)
+    if "zip archive" in text or "central directory" in text or isinstance(exc, EOFError):
+        return "the file is truncated or corrupt"
+    if "Weights only load failed" in text:
+        return "not a PyTorch file, or one holding Python objects other than weights"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first if len(first) <= 120 else first[:117] + "..."
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load and check a digitrec checkpoint with weights_only=True; CheckpointError if it is not one."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such model file")
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a bad file
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
-            f"{path}: not a readable PyTorch checkpoint ({reason[:200]}); expected a model.pt written by digitrec train"
-        ) from None
+            f"{path}: not a readable PyTorch checkpoint ({_why_unreadable(exc)}); expected a model.pt written by "
+            "digitrec train"
+        ) from exc
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
         raise CheckpointError(f"{path}: a PyTorch file, but not a digitrec model (no '{FORMAT}' header)")
     if checkpoint.get("format_version", 0) > FORMAT_VERSION:
