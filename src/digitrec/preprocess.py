@@ -227,7 +227,9 @@ def _open(source: str | Path | io.BytesIO, name: str) -> tuple[Image.Image, floa
     except IsADirectoryError:
         raise PreprocessError(f"cannot read {name}: it is a directory") from None
     except Image.DecompressionBombError:
-        raise PreprocessError(f"cannot read {name}: the image is too large (a decompression bomb?)") from None
+        raise PreprocessError(
+            f"cannot read {name}: the image is too large (the limit is {MAX_PIXELS // 1_000_000} megapixels)"
+        ) from None
     except UnidentifiedImageError:
         raise PreprocessError(f"cannot read {name}: not an image, or an unsupported format") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:

@@ -200,7 +200,9 @@ def _check_image(data: bytes, limits: Limits) -> None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size  # read from the header; nothing is decoded yet
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:  # PIL refuses headers past 2 x its own pixel limit
+        raise HTTPException(413, f"image too large; the limit is {limits.image_pixels:,} pixels") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         raise HTTPException(400, "the upload is not an image (or not one PIL can read: PNG, JPEG, GIF, BMP, TIFF, WebP)") from None
     if width * height > limits.image_pixels:
         raise HTTPException(413, f"image too large: {width}x{height} px; the limit is {limits.image_pixels:,} pixels")
