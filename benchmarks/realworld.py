@@ -210,11 +210,12 @@ def _numbers(args, touch: float, test, picks, folder: Path) -> dict:
             "seconds_per_number": seconds / len(truth)}
 
 
-def _wilson(right: int, n: int, z: float = 1.96) -> list[float]:
+def _wilson(right: int, n: int) -> list[float]:
     """95% Wilson score interval of a proportion: how far `right / n` may be from the true rate."""
-    centre = (right + z * z / 2) / (n + z * z)
-    half = z * np.sqrt(right * (n - right) / n + z * z / 4) / (n + z * z)
-    return [float(centre - half), float(centre + half)]
+    from scipy.stats import binomtest
+
+    interval = binomtest(right, n).proportion_ci(0.95, method="wilson")
+    return [float(interval.low), float(interval.high)]
 
 
 def _recipe_name(recipe) -> str | None:

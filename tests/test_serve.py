@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import io
 import re
-import struct
 import warnings
-import zlib
 
 import numpy as np
 import pytest
+from hostile_files import png_header_only
 from PIL import Image
 
 from digitrec import load_model
@@ -151,10 +150,6 @@ def test_size_limits(predictor):
 def test_a_header_past_pils_own_limit_is_too_large_not_unreadable(client):
     # 40000 x 40000 px declared in a 100-byte PNG: Pillow refuses to even open it (a bomb), and
     # the answer is still "too large" (413), not "not an image" (400)
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 40_000, 40_000, 8, 0, 0, 0, 0))
-    bomb = b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    bomb = png_header_only(40_000, 40_000)
     response = client.post("/api/predict", files={"file": ("bomb.png", bomb, "image/png")})
     assert response.status_code == 413 and "too large" in response.json()["detail"]

@@ -96,14 +96,14 @@ def cuts(crop: np.ndarray, height: float, width: float, doubt: Doubt | None = No
     paths = [whole[0], *paths, whole[1]]
     last = len(paths) - 1
     rows = np.arange(h)
-    bounds = [p.at(rows) for p in paths]  # (h,) each
+    bounds = [p.at(rows)[:, None] for p in paths]  # (h, 1) each: the first column right of the path
+    cols = np.arange(w)[None, :]
     pieces, piece_cost, masks = [], {}, {}
     for j in range(1, len(paths)):
         for i in range(j):
             if np.any(bounds[j] < bounds[i]):
                 continue  # paths that cross bound no piece
-            mask = between(paths[i], paths[j], crop.shape)
-            piece = crop * mask
+            piece = crop * ((cols >= bounds[i]) & (cols < bounds[j]))  # as `between`, bounds reused
             ys, xs = np.nonzero(piece > 1e-3)
             if ys.size == 0:
                 continue

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import struct
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from drawing import assert_mnist_like, correlation, page, seven
+from hostile_files import png_header_only
 from PIL import Image, ImageDraw
 
 from digitrec.errors import DigitrecError
@@ -170,21 +169,11 @@ def test_truncated_file(fmt, tmp_path):
         to_mnist(path)
 
 
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares a size but holds almost no data: a decompression-bomb stand-in."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
-
-
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns above 89 MP
 @pytest.mark.parametrize("size", [(12_000, 10_000), (40_000, 40_000)])
 def test_huge_images_are_refused(size):
     with pytest.raises(PreprocessError, match="too large"):
-        to_mnist(_png_header_only(*size))
+        to_mnist(png_header_only(*size))
 
 
 def test_unsupported_inputs():
