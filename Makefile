@@ -16,6 +16,8 @@ run: $(STAMP)
 	$(BIN)/digitrec evaluate $$out && \
 	echo "run directory: $$out (curves.png, confusion.png, misclassified.png, model.pt, metrics.json)"
 
+# pytest also checks the architecture: tests/test_architecture.py runs the import-linter contracts
+# in pyproject.toml ([tool.importlinter]) and the import-cycle and private-import checks.
 test: $(STAMP)
 	$(BIN)/python -m pytest
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from digitrec.preprocess import PreprocessError, split_digits, to_mnist
+from digitrec.vision import PreprocessError, split_digits, to_mnist
 from digitrec.synth import photoize, photoize_number, render_printed_digit
 
 

@@ -234,7 +234,7 @@ def _gallery(failures, originals, path: Path) -> None:
     """Rows of (photo, what the model saw, MNIST original) with the true and predicted labels."""
     from PIL import ImageDraw
 
-    from digitrec.preprocess import to_mnist
+    from digitrec.vision import to_mnist
 
     cell, columns = 84, 2
     rows = -(-len(failures) // columns)

@@ -23,7 +23,8 @@ RESULTS = Path(__file__).parent / "results"
 
 def main(argv: list[str] | None = None) -> None:
     from digitrec.recipes import get_recipe, list_recipes
-    from digitrec.training.run import RunOptions, resolve_device, train_run
+    from digitrec.training.environment import resolve_device
+    from digitrec.training.run import RunOptions, train_run
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipes", default=",".join(list_recipes()), help="comma-separated recipe names")
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--runs", default=None, help="keep run directories here (default: a temp folder)")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--deterministic", action="store_true", help="PyTorch's deterministic algorithms")
     parser.add_argument("--note", default="", help="conditions worth knowing, e.g. 'machine shared with other jobs'")
     args = parser.parse_args(argv)
 
@@ -39,8 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     runs_root = Path(args.runs) if args.runs else Path(tempfile.mkdtemp(prefix="digitrec-bench-"))
     rows = _load_rows()
     for name in args.recipes.split(","):
-        recipe = get_recipe(name).replace(epochs=args.epochs, seed=args.seed)
-        result = train_run(recipe, RunOptions(out=str(runs_root / name), device=args.device, quiet=args.quiet))
+        recipe = get_recipe(name).override(epochs=args.epochs, seed=args.seed)
+        options = RunOptions(out=str(runs_root / name), device=args.device, quiet=args.quiet, deterministic=args.deterministic)
+        result = train_run(recipe, options)
         m = result.metrics
         rows[name] = {
             "recipe": name, "model": recipe.model, "engine": recipe.engine, "epochs": m["epochs_run"],
@@ -59,7 +62,20 @@ def _machine() -> str:
 
     import torch
 
-    return f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return (f"{_cpu()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+            f"torch CPU capability {torch.backends.cpu.get_cpu_capability()}")
+
+
+def _cpu() -> str:
+    """The CPU model and its widest vector ISA, from /proc/cpuinfo (timings differ by both)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.machine()
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    isa = next((name for name in ("avx512f", "avx2", "avx") if name in flags), "no AVX")
+    return f"{model or platform.machine()} ({isa})"
 
 
 def _load_rows() -> dict:

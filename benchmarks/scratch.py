@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from digitrec.atomic import atomic_write_text
-from digitrec.scratch import Network, nielsen_config, to_rows
+from digitrec.recipes import get_recipe
+from digitrec.scratch import Network, sgd, to_rows
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _scratch_reference import ReferenceNetwork, as_training_data  # noqa: E402
@@ -36,10 +37,10 @@ def load_mnist():
     return data.train.images, data.train.labels, data.test.images, data.test.labels, "digitrec.data"
 
 
-def time_epoch(config, dtype: str, fast: bool, images, labels, repeats: int) -> float:
+def time_epoch(recipe, dtype: str, fast: bool, images, labels, repeats: int) -> float:
     """Median seconds per epoch of `Network.sgd` (no validation) over `repeats` epochs."""
-    net = Network(**{**config.network_kwargs(), "dtype": np.dtype(dtype).type}, seed=0)
-    history = net.sgd(images, labels, epochs=repeats, batch_size=config.batch_size, eta=config.eta, fast=fast)
+    net = Network(**{**recipe.model_args, "dtype": np.dtype(dtype).type}, seed=0)
+    history = sgd(net, images, labels, epochs=repeats, batch_size=recipe.batch_size, eta=recipe.lr, fast=fast)
     return float(np.median([m["seconds"] for m in history]))
 
 
@@ -54,25 +55,26 @@ def blas_info() -> str:
                      f"{i['num_threads']} threads)" for i in found) or "unknown BLAS"
 
 
-def time_reference_epoch(config, images, labels, samples: int) -> float:
+def time_reference_epoch(recipe, images, labels, samples: int) -> float:
     """Seconds for network.py's per-sample loop over `samples` images (float64, as in the book)."""
-    start = Network(**config.network_kwargs(), seed=0)
+    start = Network(**recipe.model_args, seed=0)
     reference = ReferenceNetwork(start.weights, start.biases)
     data = as_training_data(to_rows(images[:samples]), labels[:samples])
     began = time.perf_counter()
-    reference.sgd_epoch(data, config.batch_size, config.eta, np.random.default_rng(0))
+    reference.sgd_epoch(data, recipe.batch_size, recipe.lr, np.random.default_rng(0))
     return time.perf_counter() - began
 
 
 def train(name: str, seed: int, epochs: int, data) -> dict:
     """Train preset `name` on the book split; test accuracy after every epoch (timed too)."""
     train_x, train_y, val_x, val_y, test_x, test_y = data
-    config = nielsen_config(name)
-    net = Network(**config.network_kwargs(), seed=seed)
+    recipe = get_recipe(name)
+    net = Network(**recipe.model_args, seed=seed)
     test_accs = []
     began = time.perf_counter()
-    history = net.sgd(
-        train_x, train_y, **{**config.sgd_kwargs(), "epochs": epochs}, validation=(val_x, val_y),
+    history = sgd(
+        net, train_x, train_y, epochs=epochs, batch_size=recipe.batch_size, eta=recipe.lr,
+        lmbda=recipe.args.lmbda, momentum=recipe.args.momentum, validation=(val_x, val_y),
         callback=lambda epoch, metrics: test_accs.append(net.evaluate(test_x, test_y)),
     )
     seconds = time.perf_counter() - began
@@ -150,7 +152,7 @@ def main(argv=None) -> None:
               f"MNIST from {source}")
     print(f"# digitrec.scratch benchmark\n\n{header}\n")
 
-    config = nielsen_config("nielsen")
+    nielsen = get_recipe("nielsen")
     repeats = 3
     engines = [  # (engine, dtype, fast)
         ("digitrec.scratch, plain `update_mini_batch` (sgd fast=False)", "float64", False),
@@ -158,9 +160,9 @@ def main(argv=None) -> None:
         ("digitrec.scratch, `FastStep` (sgd default)", "float32", True),
     ]
     vectorised = [{"engine": engine, "dtype": dtype, "fast": fast,
-                   "seconds": time_epoch(config, dtype, fast, data[0], data[1], repeats)}
+                   "seconds": time_epoch(nielsen, dtype, fast, data[0], data[1], repeats)}
                   for engine, dtype, fast in engines]
-    ref_seconds = time_reference_epoch(config, data[0], data[1], reference_samples)
+    ref_seconds = time_reference_epoch(nielsen, data[0], data[1], reference_samples)
     scale = 50_000 / reference_samples
     speed = {
         "reference_seconds": ref_seconds * scale, "vectorised": vectorised, "repeats": repeats,
@@ -172,7 +174,7 @@ def main(argv=None) -> None:
     runs = []
     for name in ("nielsen", "nielsen-improved"):
         for seed in range(seeds):
-            runs.append(train(name, seed, epochs or nielsen_config(name).epochs, data))
+            runs.append(train(name, seed, epochs or get_recipe(name).epochs, data))
             print(f"{name} seed {seed}: {runs[-1]['seconds']:.1f} s, best test {100 * runs[-1]['best_test_acc']:.2f}%",
                   file=sys.stderr)
     checks, met = checks_table(speed, runs, full=not args.quick)
@@ -183,7 +185,7 @@ def main(argv=None) -> None:
     print(report)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    presets = {name: nielsen_config(name).to_dict() for name in ("nielsen", "nielsen-improved")}
+    presets = {name: get_recipe(name).to_dict() for name in ("nielsen", "nielsen-improved")}
     meta = {"numpy": np.__version__, "blas": blas_info(), "python": platform.python_version(),
             "machine": platform.machine(), "cpus": os.cpu_count(), "header": header, "quick": args.quick,
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"), "presets": presets}

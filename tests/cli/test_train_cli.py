@@ -22,16 +22,45 @@ def test_train_evaluate_submit_resume(fake_mnist, small_mnist, tmp_path):
     lines = (tmp_path / "sub.csv").read_text().splitlines()
     assert lines[0] == "ImageId,Label" and len(lines) == 31 and lines[1].startswith("1,")
 
-    # resume needs nothing but the directory; a finished run just re-evaluates
-    config = json.loads((run / "config.json").read_text())
-    config["recipe"]["epochs"] = 2
-    (run / "config.json").write_text(json.dumps(config))
-    ok(["train", "--resume", str(run), "--quiet"])
+    # resume needs nothing but the directory; --epochs extends a finished run, and config.json says so
+    ok(["train", "--resume", str(run), "--epochs", "2", "--quiet"])
     assert (run / "history.csv").read_text().count("\n") == 3  # header + 2 epochs
+    config = json.loads((run / "config.json").read_text())
+    assert config["recipe"]["epochs"] == 2 and config["changes"][0]["epochs"] == 2
+    error_line(["train", "--resume", str(run), "--lr", "0.5"], "--lr cannot be combined with --resume", "--epochs")
+    error_line(["train", "--resume", str(run), "--epochs", "1"], "fewer than the 2 epochs already run")
 
 
 def test_recipes_and_models_lists():
     assert "keras-kaggle" in ok(["recipes"]) and "lenet" in ok(["models"])
+
+
+def test_a_recipe_file_from_recipes_show_trains_and_config_json_records_what_ran(fake_mnist, tmp_path):
+    text = ok(["recipes", "show", "mxnet-mlp"])
+    assert 'engine = "torch"' in text and "[args]" in text
+    (tmp_path / "mine.toml").write_text(text.replace("epochs = 10", "epochs = 1"))
+    run = tmp_path / "run"
+    ok(["train", "--config", str(tmp_path / "mine.toml"), "--batch-size", "50", "--limit", "200", "--out", str(run), "--quiet"])
+    recipe = json.loads((run / "config.json").read_text())["recipe"]
+    assert recipe["name"] == "mxnet-mlp" and recipe["epochs"] == 1 and recipe["batch_size"] == 50
+    (tmp_path / "bad.toml").write_text('model = "mlp"\nepochs = "many"\n')
+    error_line(["train", "--config", str(tmp_path / "bad.toml")], "bad.toml", "'epochs' must be an integer")
+    error_line(["train", "--config", str(tmp_path / "mine.toml"), "--recipe", "default"], "give one of them")
+    error_line(["recipes", "show", "nope"], "unknown recipe 'nope'")
+
+
+def test_an_option_the_engine_would_ignore_is_refused_and_nothing_is_written(fake_mnist, tmp_path):
+    """The NumPy network has no optimizer, augmentation or label smoothing: saying so beats ignoring them."""
+    line = error_line(["train", "--recipe", "nielsen", "--augment", "--optimizer", "adam", "--label-smoothing", "0.2",
+                       "--out", str(tmp_path / "run")], "runs on the scratch engine", "'augment'", "'optimizer'", "lmbda")
+    assert "label_smoothing" in line and not (tmp_path / "run").exists()
+    error_line(["train", "--recipe", "nielsen", "--schedule-args", "{bad", "--out", str(tmp_path / "run")], "--schedule-args: not valid JSON")
+
+
+def test_extending_a_one_cycle_run_is_refused(fake_mnist, tmp_path):
+    run = tmp_path / "run"
+    ok(["train", "--recipe", "default", "--model", "mlp", "--epochs", "1", "--limit", "100", "--out", str(run), "--quiet"])
+    error_line(["train", "--resume", str(run), "--epochs", "3"], "'one-cycle' schedule", "start a new run")
 
 
 def test_bad_model_files_are_one_line(tmp_path, fake_mnist, tiny_model):

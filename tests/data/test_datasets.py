@@ -85,3 +85,14 @@ def test_missing_split_is_named():
     data = Dataset("x", ("0",), Split(np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.int64)), None)
     with pytest.raises(DatasetError, match="has no 'test' split; available: train"):
         data.split("test")
+
+
+def test_folder_dataset_reads_pgm_files(tmp_path, small_mnist):
+    train = small_mnist["train"]
+    chosen = np.concatenate([np.flatnonzero(train.labels == d)[:3] for d in (0, 1)])
+    for k, i in enumerate(chosen):
+        (tmp_path / "pgm" / str(train.labels[i])).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(train.images[i]).save(tmp_path / "pgm" / str(train.labels[i]) / f"{k}.pgm")
+    data = load_dataset(f"folder:{tmp_path / 'pgm'}")
+    assert len(data.train) == 6 and data.train.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    np.testing.assert_array_equal(data.train.images, train.images[chosen])  # 28x28 grey: read as they are

@@ -1,4 +1,4 @@
-"""The scratch network's API: training loop, metrics, early stopping, checkpoints, presets, imports."""
+"""The scratch network's API: training loop, metrics, early stopping, checkpoints, imports."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from digitrec.scratch import PRESETS, Network, ScratchCheckpointError, nielsen_config
+from digitrec.scratch import Network, ScratchCheckpointError, load_network, save_network, sgd
 
 
 def _blobs(n=300, features=8, classes=3, seed=0):
@@ -34,7 +34,7 @@ def test_learns_separable_data(activation, output, cost):
     net = Network([8, 16, 3], activation=activation, output=output, cost=cost, init="scaled", seed=0)
     x = images.T
     before = net.loss(x, labels)
-    history = net.sgd(images, labels, epochs=15, batch_size=10, eta=0.5)
+    history = sgd(net, images, labels, epochs=15, batch_size=10, eta=0.5)
     assert net.loss(x, labels) < 0.5 * before
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert net.evaluate(images, labels) > 0.95
@@ -44,7 +44,7 @@ def test_fast_and_plain_paths_agree_over_many_batches():
     images, labels = _blobs(n=95)  # 95 is not a multiple of 10: the last batch is short
     nets = [Network([8, 6, 5, 3], activation="tanh", output="softmax", cost="log-likelihood", seed=3) for _ in range(2)]
     hist = [
-        net.sgd(images, labels, epochs=3, batch_size=10, eta=0.3, lmbda=1.0, momentum=0.5, fast=fast)
+        sgd(net, images, labels, epochs=3, batch_size=10, eta=0.3, lmbda=1.0, momentum=0.5, fast=fast)
         for net, fast in zip(nets, (True, False))
     ]
     for fast_p, plain_p in zip(nets[0].weights + nets[0].biases, nets[1].weights + nets[1].biases):
@@ -59,7 +59,7 @@ def test_float32_follows_float64():
     images, labels = _blobs()
     nets = [Network([8, 16, 3], dtype=dtype, seed=0) for dtype in (np.float32, np.float64)]
     for net in nets:
-        net.sgd(images, labels, epochs=2, batch_size=10, eta=1.0)
+        sgd(net, images, labels, epochs=2, batch_size=10, eta=1.0)
     assert nets[0].weights[0].dtype == np.float32
     np.testing.assert_allclose(nets[0].weights[0], nets[1].weights[0], atol=1e-4)
 
@@ -68,8 +68,8 @@ def test_metrics_callback_and_progress_hook():
     images, labels = _blobs(n=95)
     net = Network([8, 10, 3], seed=0)
     epochs_seen, progress = [], []
-    history = net.sgd(
-        images, labels, epochs=2, batch_size=10, eta=1.0, validation=(images[:30], labels[:30]),
+    history = sgd(
+        net, images, labels, epochs=2, batch_size=10, eta=1.0, validation=(images[:30], labels[:30]),
         callback=lambda epoch, metrics: epochs_seen.append((epoch, metrics)),
         on_batch=lambda done, total, loss: progress.append((done, total, loss)),
     )
@@ -79,22 +79,22 @@ def test_metrics_callback_and_progress_hook():
     assert len(progress) == 2 * 10 and progress[9][:2] == (95, 95) and progress[0][0] == 10
     assert all(np.isfinite(loss) for _, _, loss in progress)
     # Without validation the val metrics are None.
-    assert net.sgd(images, labels, epochs=1, batch_size=10, eta=1.0)[0]["val_acc"] is None
+    assert sgd(net, images, labels, epochs=1, batch_size=10, eta=1.0)[0]["val_acc"] is None
 
 
 def test_early_stopping_keeps_the_best_weights():
     images, labels = _blobs()
     val_images, val_labels = images[:50], np.random.default_rng(1).integers(0, 3, 50)  # unlearnable
     net = Network([8, 10, 3], seed=0)
-    history = net.sgd(
-        images, labels, epochs=40, batch_size=10, eta=2.0, validation=(val_images, val_labels), patience=2
+    history = sgd(
+        net, images, labels, epochs=40, batch_size=10, eta=2.0, validation=(val_images, val_labels), patience=2
     )
     accs = [m["val_acc"] for m in history]
     best = int(np.argmax(accs))
     assert len(history) == best + 1 + 2 < 40
     assert net.evaluate(val_images, val_labels) == accs[best]
     with pytest.raises(ValueError, match="patience"):
-        net.sgd(images, labels, epochs=1, batch_size=10, eta=1.0, patience=2)
+        sgd(net, images, labels, epochs=1, batch_size=10, eta=1.0, patience=2)
 
 
 def test_predict_accepts_rows_and_square_uint8_images():
@@ -111,11 +111,11 @@ def test_predict_accepts_rows_and_square_uint8_images():
 def test_save_and_load_round_trip(tmp_path, dtype):
     net = Network([784, 7, 10], activation="tanh", output="softmax", cost="log-likelihood", dtype=dtype, seed=5)
     path = tmp_path / "net.npz"
-    net.save(path)
+    save_network(net, path)
     assert [p.name for p in tmp_path.iterdir()] == ["net.npz"]  # no temporary file left behind
     with np.load(path, allow_pickle=False) as data:
         assert str(data["activation"]) == "tanh" and list(data["sizes"]) == [784, 7, 10]
-    loaded = Network.load(path)
+    loaded = load_network(path)
     assert (loaded.sizes, loaded.activation, loaded.output, loaded.cost) == ([784, 7, 10], "tanh", "softmax", "log-likelihood")
     assert loaded.dtype is dtype
     for a, b in zip(net.weights + net.biases, loaded.weights + loaded.biases):
@@ -126,7 +126,7 @@ def test_save_and_load_round_trip(tmp_path, dtype):
 
 def _bad_files(tmp_path):
     good = tmp_path / "good.npz"
-    Network([4, 3, 2], seed=0).save(good)
+    save_network(Network([4, 3, 2], seed=0), good)
     with np.load(good) as data:
         arrays = dict(data)
     files = {"text.npz": b"not a checkpoint at all"}
@@ -148,11 +148,11 @@ def _bad_files(tmp_path):
 def test_load_rejects_files_that_are_not_checkpoints(tmp_path):
     for name in _bad_files(tmp_path):
         with pytest.raises(ValueError, match=name):
-            Network.load(tmp_path / name)
+            load_network(tmp_path / name)
     with pytest.raises(ScratchCheckpointError):
-        Network.load(tmp_path / "text.npz")
+        load_network(tmp_path / "text.npz")
     with pytest.raises(FileNotFoundError):
-        Network.load(tmp_path / "absent.npz")
+        load_network(tmp_path / "absent.npz")
 
 
 def test_bad_options_name_the_valid_choices():
@@ -160,14 +160,3 @@ def test_bad_options_name_the_valid_choices():
         Network([4, 2], activation="softplus")
     with pytest.raises(ValueError, match="softmax\\+log-likelihood"):
         Network([4, 2], output="softmax", cost="quadratic")
-    with pytest.raises(ValueError, match="nielsen, nielsen-improved"):
-        nielsen_config("lenet")
-
-
-@pytest.mark.parametrize("name", sorted(PRESETS))
-def test_presets_build_networks(name):
-    config = nielsen_config(name)
-    net = Network(**config.network_kwargs(), seed=0)
-    assert net.sizes[0] == 784 and net.sizes[-1] == 10
-    assert set(config.sgd_kwargs()) == {"epochs", "batch_size", "eta", "lmbda", "momentum", "patience"}
-    assert config.to_dict()["sizes"] == config.sizes

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from digitrec.scratch import ACTIVATIONS, VALID_HEADS, Network
+from digitrec.scratch import ACTIVATIONS, VALID_HEADS, Network, sgd
 
 COMBOS = list(itertools.product(ACTIVATIONS, VALID_HEADS))
 IDS = [f"{a}-{o}-{c}" for a, (o, c) in COMBOS]
@@ -82,6 +82,6 @@ def test_sgd_steps_match_torch(activation, head, lmbda, momentum, fast):
         optimizer.step()
 
     # batch_size = n: one step per epoch on the whole set, so the shuffle order cannot matter.
-    net.sgd(images, labels, epochs=steps, batch_size=n, eta=eta, lmbda=lmbda, momentum=momentum, fast=fast)
+    sgd(net, images, labels, epochs=steps, batch_size=n, eta=eta, lmbda=lmbda, momentum=momentum, fast=fast)
     for ours, p in zip(net.weights + net.biases, params):
         assert _max_rel(ours, p.detach().numpy()) < 1e-8

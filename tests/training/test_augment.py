@@ -5,17 +5,13 @@ import dataclasses
 import pytest
 import torch
 
-from digitrec.training.augment import (
-    KERAS_AUGMENT,
-    NO_AUGMENT,
-    AugmentConfig,
-    affine_matrices,
-    augment_batch,
-    augment_preset,
-    warp,
-)
+from digitrec.recipes import KERAS_AUGMENT as KERAS_AUGMENT_ARGS
+from digitrec.recipes import get_recipe
+from digitrec.training.augment import AugmentConfig, affine_matrices, augment_batch, warp
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+KERAS_AUGMENT = AugmentConfig(**KERAS_AUGMENT_ARGS)
+NO_AUGMENT = AugmentConfig(rotation=0.0, zoom=0.0, shift=0.0)
 ELASTIC_ONLY = dataclasses.replace(NO_AUGMENT, elastic_alpha=34.0, elastic_sigma=4.0)
 
 
@@ -117,11 +113,11 @@ def test_p_leaves_the_rest_untouched():
     assert 10 < same.sum() < 54
 
 
-def test_keras_preset_matches_seed_002():
-    preset = augment_preset("keras")
-    assert (preset.rotation, preset.zoom, preset.shift, preset.shear, preset.elastic_alpha) == (10, 0.1, 0.1, 0, 0)
-    with pytest.raises(ValueError, match="choose from: elastic, keras, none"):
-        augment_preset("imagenet")
+def test_the_keras_recipe_augments_as_seed_002():
+    recipe = get_recipe("keras-kaggle")
+    config = AugmentConfig(**recipe.args.augment_args)
+    assert recipe.args.augment
+    assert (config.rotation, config.zoom, config.shift, config.shear, config.elastic_alpha) == (10, 0.1, 0.1, 0, 0)
 
 
 @pytest.mark.parametrize("bad", [{"rotation": -1.0}, {"elastic_sigma": 0.0}, {"p": 1.5}])

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from digitrec.recipes import get_recipe
 from digitrec.training.optim import (
-    KERAS_RMSPROP,
     OPTIMIZERS,
     SCHEDULERS,
     EarlyStopping,
@@ -33,8 +33,9 @@ def test_each_optimizer_builds_and_steps(name):
 def test_sgd_momentum_nesterov_and_keras_rmsprop_reach_torch():
     sgd = build_optimizer("sgd", _params(), lr=0.01, momentum=0.9, nesterov=True)
     assert sgd.param_groups[0]["momentum"] == 0.9 and sgd.param_groups[0]["nesterov"]
-    rmsprop = build_optimizer("rmsprop", _params(), lr=1e-3, **KERAS_RMSPROP)
-    assert rmsprop.param_groups[0]["alpha"] == 0.9 and rmsprop.param_groups[0]["eps"] == 1e-7
+    # keras-kaggle's RMSprop: Keras' rho and, with torch's epsilon outside the square root, sqrt(1e-7)
+    rmsprop = build_optimizer("rmsprop", _params(), lr=1e-3, **get_recipe("keras-kaggle").args.optimizer_args)
+    assert rmsprop.param_groups[0]["alpha"] == 0.9 and rmsprop.param_groups[0]["eps"] == pytest.approx(1e-7 ** 0.5)
 
 
 def test_bad_optimizer_options_are_rejected():

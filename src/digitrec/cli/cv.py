@@ -34,11 +34,11 @@ def cv_cmd(
     quiet: bool = QuietOption,
 ) -> None:
     """k-fold cross-validation of a recipe: cv.json, cv.md, curves.png and boxplot.png in the output folder."""
-    from ..crossval import CVOptions, cross_validate
+    from ..training.crossval import CVOptions, cross_validate
     from ..recipes import get_recipe
     from ..training.run import RunOptions
 
-    chosen = get_recipe(recipe).replace(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+    chosen = get_recipe(recipe).override(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     options = RunOptions(data=data, data_dir=str(data_dir) if data_dir else None, out=str(out) if out else None,
                          device=device, limit=limit, deterministic=deterministic, quiet=quiet)
     result = cross_validate(chosen, options, CVOptions(folds, stratified, workers, threads, final))
@@ -57,7 +57,7 @@ def compare_cmd(
                                        "(default runs/compare-<timestamp>).", file_okay=False),
 ) -> None:
     """Table of mean, std, 95% CI, time and parameters; paired tests between cv results on the same folds."""
-    from ..compare import compare, format_markdown, write_comparison
+    from ..evaluation.compare import compare, format_markdown, write_comparison
     from ..training.rundir import default_run_dir
 
     comparison = compare(dirs)

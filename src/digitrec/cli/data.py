@@ -55,7 +55,7 @@ def info_cmd(
         for label, count in enumerate(counts[name]):
             typer.echo(f"      {data.classes[label]:>{width}s} {count:6d}  {100 * count / len(split):5.2f}%")
     if plot is not None and counts:
-        from ..plots import class_balance
+        from ..evaluation.plots import class_balance
 
         typer.echo(f"class balance written to {class_balance(counts, data.classes, plot)}")
 
@@ -71,7 +71,7 @@ def show_cmd(
 ) -> None:
     """Draw a labelled grid of images."""
     from ..data import load_dataset
-    from ..plots import image_grid
+    from ..evaluation.plots import image_grid
 
     data = load_dataset(dataset, data_dir)
     chosen = data.split(split)

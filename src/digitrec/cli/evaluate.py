@@ -28,7 +28,7 @@ def evaluate_cmd(
     from ..data import load_dataset
     from ..errors import DigitrecError
     from ..evaluation import evaluate, format_report
-    from ..inference import load_model
+    from ..predict import load_model
 
     predictor = load_model(model)
     trained_on = predictor.metadata.get("dataset")
@@ -44,7 +44,7 @@ def evaluate_cmd(
         raise DigitrecError(f"{data} {split} split has no labels to evaluate against; use `digitrec submit` for Kaggle's test.csv")
     report = evaluate(predictor, chosen.images, chosen.labels)
     if out is not None:
-        from .. import plots
+        from ..evaluation import plots
         from ..atomic import atomic_write_text
 
         out.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def submit_cmd(
 ) -> None:
     """Write a Kaggle submission (ImageId,Label) for test.csv."""
     from ..data import read_kaggle_csv, write_submission
-    from ..inference import load_model
+    from ..predict import load_model
 
     predictor = load_model(model)
     images, _ = read_kaggle_csv(test)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Optional
-
 import typer
 
 from ..data.datasets import SPEC_HELP
@@ -16,9 +13,5 @@ DataDirOption = typer.Option(
     None, "--data-dir", help="Dataset cache folder (default $DIGITREC_HOME or ~/.cache/digitrec).",
     file_okay=False,
 )
-SeedOption = typer.Option(0, "--seed", help="Random seed (sampling, shuffling, initialisation).")
 QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars or per-epoch lines.")
 
-
-def optional_path(value: Optional[Path]) -> Optional[Path]:
-    return value.expanduser() if value is not None else None

@@ -14,8 +14,6 @@ from ..errors import DigitrecError
 ModelArgument = typer.Argument(..., help="A model file (.pt, .npz, .onnx) or a run directory.")
 PathsArgument = typer.Argument(..., help="Image files, or folders searched recursively for images.")
 JsonOption = typer.Option(False, "--json", help="Print a JSON array instead of one line per image.")
-# Suffixes PIL reads; a folder's other files (and hidden ones) are skipped, a file named explicitly is always tried.
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"})
 
 
 @app.command("predict")
@@ -30,7 +28,7 @@ def predict_cmd(
 
     A file that cannot be read is reported on stderr and skipped; the exit code is then 1.
     """
-    from ..inference import load_model
+    from ..predict import load_model
 
     predictor = load_model(model)
     if not 1 <= top_k <= len(predictor.classes):
@@ -59,7 +57,7 @@ def predict_cmd(
 @app.command("read")
 def read_cmd(model: Path = ModelArgument, paths: list[Path] = PathsArgument, as_json: bool = JsonOption) -> None:
     """Read the whole number written in each image (digits left to right)."""
-    from ..inference import load_model
+    from ..predict import load_model
 
     predictor = load_model(model)
 
@@ -86,7 +84,7 @@ def export_cmd(
     Normalisation and softmax are baked into the graph; classes, model, recipe and normalisation
     are stored in the file's metadata_props (digitrec.*).
     """
-    from ..onnx_export import export_checkpoint
+    from ..export import export_checkpoint
 
     model = model.expanduser()
     if out is None:
@@ -105,7 +103,7 @@ def serve_cmd(
     port: int = typer.Option(8000, "--port", "-p", help="TCP port.", min=1, max=65535),
 ) -> None:
     """Serve a drawing page and a REST API (/api/predict, /api/read, /api/health, /docs)."""
-    from ..inference import load_model
+    from ..predict import load_model
     from ..serve import serve
 
     predictor = load_model(model)
@@ -147,6 +145,8 @@ def _image_files(paths: list[Path]) -> Iterator[tuple[Path, Optional[str]]]:
     Folders are searched recursively in sorted order, keeping image suffixes and skipping hidden
     files and folders; a file named on the command line is tried whatever its name.
     """
+    from ..vision import IMAGE_SUFFIXES
+
     for path in paths:
         if not path.is_dir():
             yield path, None

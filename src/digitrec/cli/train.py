@@ -1,19 +1,35 @@
-"""`digitrec train`, `digitrec recipes`, `digitrec models`."""
+"""`digitrec train`, `digitrec recipes`, `digitrec models`.
+
+The train command's recipe options are generated from the fields of `Recipe` and of each
+engine's arguments, so every field can be overridden and a new field is an option the day it
+is added. A field the chosen recipe's engine does not have is refused by `Recipe.override`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from . import app
 from .options import DataDirOption, DataOption, QuietOption
 
+recipes_app = typer.Typer(help="The training recipes: list them, or print one as TOML.", invoke_without_command=True)
+app.add_typer(recipes_app, name="recipes")
 
-@app.command("recipes")
-def recipes_cmd() -> None:
+# What --resume takes besides the run folder; every other option would change what the run is.
+_RESUME_TAKES = {"resume", "epochs", "device", "quiet"}
+
+
+@recipes_app.callback()
+def recipes_cmd(ctx: typer.Context) -> None:
     """List the training recipes with their source and expected MNIST test accuracy."""
+    if ctx.invoked_subcommand is not None:
+        return
     from ..recipes import get_recipe, list_recipes
 
     names = list_recipes()
@@ -22,6 +38,14 @@ def recipes_cmd() -> None:
         recipe = get_recipe(name)
         expected = f">= {recipe.expected_accuracy:.3f}" if recipe.expected_accuracy else "   -    "
         typer.echo(f"{name:<{width}s}  {recipe.model:<16s} {recipe.epochs:3d} epochs  expected {expected}  {recipe.source}")
+
+
+@recipes_app.command("show")
+def recipes_show_cmd(name: str = typer.Argument(..., help="Recipe name (see `digitrec recipes`).")) -> None:
+    """Print a recipe as TOML; edit it and train it with `digitrec train --config FILE`."""
+    from ..recipes import get_recipe
+
+    typer.echo(get_recipe(name).to_toml(), nl=False)
 
 
 @app.command("models")
@@ -33,51 +57,123 @@ def models_cmd() -> None:
         typer.echo(str(model_info(name)))
 
 
-@app.command("train")
-def train_cmd(
-    recipe: str = typer.Option("default", "--recipe", "-r", help="Recipe name (see `digitrec recipes`)."),
-    data: str = DataOption,
-    data_dir: Optional[Path] = DataDirOption,
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default runs/<recipe>-<timestamp>).", file_okay=False),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default: the recipe's)."),
-    limit: Optional[int] = typer.Option(None, "--limit", min=2, help="Train on a stratified subset of N training images."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory from its last.pt.", file_okay=False),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Number of passes over the training data."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Examples per optimizer step."),
-    optimizer: Optional[str] = typer.Option(None, "--optimizer", help="sgd, adam, adamw, rmsprop or adadelta."),
-    momentum: Optional[float] = typer.Option(None, "--momentum", help="Momentum (sgd, rmsprop)."),
-    nesterov: Optional[bool] = typer.Option(None, "--nesterov/--no-nesterov", help="Nesterov momentum (sgd)."),
-    weight_decay: Optional[float] = typer.Option(None, "--weight-decay", help="L2 weight decay."),
-    schedule: Optional[str] = typer.Option(None, "--schedule", help="constant, step, cosine, one-cycle or reduce-on-plateau."),
-    augment: Optional[bool] = typer.Option(None, "--augment/--no-augment", help="Random affine augmentation of training batches."),
-    val_fraction: Optional[float] = typer.Option(None, "--val-fraction", min=0.0, max=0.9, help="Share of training data held out for validation."),
-    label_smoothing: Optional[float] = typer.Option(None, "--label-smoothing", min=0.0, max=0.5, help="Label smoothing of the cross-entropy."),
-    grad_clip: Optional[float] = typer.Option(None, "--grad-clip", help="Clip the gradients' global L2 norm to this."),
-    early_stopping: Optional[int] = typer.Option(None, "--early-stopping", min=1, help="Stop after N epochs without validation-loss improvement."),
-    deterministic: bool = typer.Option(False, "--deterministic", help="Use PyTorch's deterministic algorithms."),
-    quiet: bool = QuietOption,
-) -> None:
-    """Train a recipe; writes config, history, metrics, pictures and checkpoints to the run directory."""
-    from ..recipes import get_recipe
+def _train(ctx: typer.Context, **values: Any) -> None:
+    """Train a recipe; writes config, history, metrics, pictures and checkpoints to the run directory.
+
+    Start from a named --recipe or a TOML --config (see `digitrec recipes show`); any recipe field
+    can be overridden with its option. --resume continues a run from its last.pt, with nothing but
+    --epochs (to extend it), --device and --quiet.
+    """
+    from ..errors import DigitrecError
+    from ..recipes import get_recipe, read_recipe
     from ..training.run import RunOptions, resume_run, train_run
 
-    if resume is not None:
-        result = resume_run(resume, quiet=quiet, device=None if device == "auto" else device)
+    given = {name for name in values if _given(ctx, name)}
+    fields = _recipe_fields()
+    overrides = {name: _parse(name, values[name]) for name in fields if values[name] is not None}
+    if values["resume"] is not None:
+        refused = sorted(given - _RESUME_TAKES)
+        if refused:
+            raise DigitrecError(
+                f"{_flags(refused)} cannot be combined with --resume: the run's recipe and options are fixed in "
+                f"{values['resume'] / 'config.json'} (--resume takes --epochs to extend it, --device and --quiet); "
+                "start a new run to change them"
+            )
+        result = resume_run(values["resume"], epochs=overrides.get("epochs"), quiet=values["quiet"],
+                            device=values["device"] if "device" in given else None)
     else:
-        chosen = get_recipe(recipe).replace(
-            epochs=epochs, lr=lr, batch_size=batch_size, optimizer=optimizer, momentum=momentum,
-            nesterov=nesterov, weight_decay=weight_decay, schedule=schedule, augment=augment,
-            val_fraction=val_fraction, label_smoothing=label_smoothing, grad_clip=grad_clip,
-            early_stopping=early_stopping, seed=seed,
-        )
+        if values["config"] is not None and values["recipe"] is not None:
+            raise DigitrecError("--recipe and --config both name a recipe; give one of them")
+        base = read_recipe(values["config"]) if values["config"] is not None else get_recipe(values["recipe"] or "default")
         options = RunOptions(
-            data=data, data_dir=str(data_dir) if data_dir else None, out=str(out) if out else None,
-            device=device, limit=limit, deterministic=deterministic, quiet=quiet,
+            data=values["data"], data_dir=str(values["data_dir"]) if values["data_dir"] else None,
+            out=str(values["out"]) if values["out"] else None, device=values["device"], limit=values["limit"],
+            deterministic=values["deterministic"], quiet=values["quiet"],
         )
-        result = train_run(chosen, options)
+        result = train_run(base.override(**overrides), options)
     summary = f"run directory: {result.run_dir}"
     if "test_accuracy" in result.metrics:
         summary += f"  test accuracy {result.metrics['test_accuracy']:.4f}"
     typer.echo(summary)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user gave this option (on the command line or in the environment), not its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _flags(names: list[str]) -> str:
+    return ", ".join("--" + name.replace("_", "-") for name in names)
+
+
+def _parse(name: str, value: Any) -> Any:
+    """Dict fields come as JSON text on the command line."""
+    from ..recipes import parse_json_table
+
+    return parse_json_table(_flags([name]), value) if isinstance(value, str) and _is_dict(name) else value
+
+
+def _is_dict(name: str) -> bool:
+    return _recipe_fields()[name][0] is dict
+
+
+@functools.cache
+def _recipe_fields() -> dict[str, tuple[type, bool, str]]:
+    """Every overridable recipe field: (base type, optional, help), shared fields first."""
+    from ..recipes import ENGINE_ARGS, Recipe, field_type, overridable_fields
+
+    owners = [Recipe, *ENGINE_ARGS.values()]
+    found = {}
+    for name, spec in overridable_fields().items():
+        owner = next(cls for cls in owners if name in {f.name for f in dataclasses.fields(cls)})
+        base, optional = field_type(owner, name)
+        found[name] = (base, optional, spec.metadata.get("help", ""))
+    return found
+
+
+def _option(name: str, base: type, help_text: str) -> tuple[Any, Any]:
+    """(annotation, typer.Option) for a recipe field; every default is None, 'keep the recipe's'."""
+    flag = "--" + name.replace("_", "-")
+    if base is bool:
+        return Optional[bool], typer.Option(None, f"{flag}/--no-{flag[2:]}", help=help_text, rich_help_panel="Recipe fields")
+    kind = {dict: str, int: int, float: float, str: str}[base]
+    metavar = "JSON" if base is dict else None
+    return Optional[kind], typer.Option(None, flag, help=help_text, metavar=metavar, rich_help_panel="Recipe fields")
+
+
+def _train_command():
+    """`_train` with a signature typer can read: the fixed options, then one per recipe field."""
+    fixed: list[tuple[str, Any, Any]] = [
+        ("recipe", Optional[str], typer.Option(None, "--recipe", "-r", help="Recipe name (see `digitrec recipes`); default: default.")),
+        ("config", Optional[Path], typer.Option(None, "--config", "-c", dir_okay=False,
+                                                help="Train the recipe in this TOML file (see `digitrec recipes show`).")),
+        ("data", str, DataOption),
+        ("data_dir", Optional[Path], DataDirOption),
+        ("out", Optional[Path], typer.Option(None, "--out", "-o", file_okay=False, help="Run directory (default runs/<recipe>-<timestamp>).")),
+        ("device", str, typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")),
+        ("limit", Optional[int], typer.Option(None, "--limit", min=2, help="Train on a stratified subset of N training images.")),
+        ("resume", Optional[Path], typer.Option(None, "--resume", file_okay=False, help="Continue the run in this directory from its last.pt.")),
+        ("deterministic", bool, typer.Option(False, "--deterministic", help="Use PyTorch's deterministic algorithms.")),
+        ("quiet", bool, QuietOption),
+    ]
+    parameters = [inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)]
+    annotations: dict[str, Any] = {"ctx": typer.Context}
+    for name, annotation, option in fixed:
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
+        annotations[name] = annotation
+    for name, (base, _, help_text) in _recipe_fields().items():
+        annotation, option = _option(name, base, help_text)
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation))
+        annotations[name] = annotation
+
+    def train_cmd(ctx: typer.Context, **values: Any) -> None:
+        _train(ctx, **values)
+
+    train_cmd.__doc__ = _train.__doc__
+    train_cmd.__signature__ = inspect.Signature(parameters)
+    train_cmd.__annotations__ = annotations
+    return train_cmd
+
+
+app.command("train")(_train_command())

@@ -21,7 +21,6 @@ FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 SPEC_HELP = "mnist, fashion-mnist, kaggle:DIR (train.csv/test.csv) or folder:DIR (0/..9/ sub-folders)"
 
 
@@ -110,6 +109,8 @@ def _load_folder(path: Path, spec: str) -> Dataset:
 
 
 def _read_class_folders(root: Path) -> Split:
+    from ..vision import IMAGE_SUFFIXES  # vision loads PIL and SciPy: only when images are read
+
     images, labels = [], []
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and d.name in DIGIT_CLASSES)
     if not class_dirs:
@@ -135,7 +136,7 @@ def _read_digit_image(path: Path) -> np.ndarray:
                 return np.asarray(image, dtype=np.uint8)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise DatasetError(f"{path}: not a readable image ({exc})") from None
-    from ..preprocess import to_mnist
+    from ..vision import to_mnist
 
     try:
         return to_mnist(path)

@@ -1,6 +1,14 @@
-"""Network definitions and the registry that names them; importing this registers every family."""
+"""Network definitions, the registry that names them, input normalisation and checkpoints.
+
+Importing this registers every family.
+"""
 
 from . import cnn, lenet, mlp, reference  # noqa: F401  (imported to register their builders)
+from .checkpoint import build_model, load_checkpoint, make_checkpoint, save_checkpoint
+from .normalize import Classifier, Normalize
 from .registry import ModelInfo, create_model, list_models, model_info, register_model
 
-__all__ = ["ModelInfo", "create_model", "list_models", "model_info", "register_model"]
+__all__ = [
+    "Classifier", "ModelInfo", "Normalize", "build_model", "create_model", "list_models", "load_checkpoint",
+    "make_checkpoint", "model_info", "register_model", "save_checkpoint",
+]

@@ -173,30 +173,7 @@ class Network:
             b += vb
         return activations[-1]
 
-    # --- training and use ------------------------------------------------------------------
-
-    def sgd(
-        self,
-        images,
-        labels,
-        epochs: int,
-        batch_size: int,
-        eta: float,
-        lmbda: float = 0.0,
-        momentum: float = 0.0,
-        validation=None,
-        patience: int | None = None,
-        callback=None,
-        on_batch=None,
-        fast: bool = True,
-    ) -> list[dict]:
-        """Train with mini-batch SGD; see `digitrec.scratch.training.sgd` for every argument."""
-        from .training import sgd
-
-        return sgd(
-            self, images, labels, epochs, batch_size, eta, lmbda=lmbda, momentum=momentum,
-            validation=validation, patience=patience, callback=callback, on_batch=on_batch, fast=fast,
-        )
+    # --- use ---------------------------------------------------------------------------------
 
     def predict_proba(self, images) -> np.ndarray:
         """Class probabilities (N, classes) for images (N, 784) or (N, 28, 28), uint8 or float.
@@ -219,19 +196,6 @@ class Network:
     def evaluate(self, images, labels) -> float:
         """Accuracy in [0, 1] on images (N, ...) with integer labels (N,)."""
         return float(np.mean(self.predict(images) == np.asarray(labels)))
-
-    def save(self, path) -> None:
-        """Write the network to `path` as a self-describing .npz (atomically)."""
-        from .checkpoint import save_network
-
-        save_network(self, path)
-
-    @classmethod
-    def load(cls, path) -> Network:
-        """Read a network written by `save`; a file that is not one raises ValueError."""
-        from .checkpoint import load_network
-
-        return load_network(path)
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from ..inference import Prediction, Predictor
-from ..preprocess import PreprocessError
+from ..predict import Prediction, Predictor
+from ..vision import PreprocessError
 
 STATIC = resources.files("digitrec") / "serve" / "static"
 
@@ -116,13 +116,12 @@ def create_app(predictor: Predictor, limits: Limits = Limits()) -> FastAPI:
 
 
 async def _run(function, image: bytes | np.ndarray, name: str):
-    """Preprocess and predict in a worker thread; a PreprocessError (blank, no digit) becomes 422."""
+    """Preprocess and predict in a worker thread, the upload's `name` in messages (not "<812 bytes>");
+    a PreprocessError (blank, no digit) becomes 422."""
     try:
-        return await run_in_threadpool(function, image)
+        return await run_in_threadpool(function, image, name=name)
     except PreprocessError as exc:
-        # preprocess names in-memory input by its size ("<812 bytes>"); the upload's name reads better
-        anonymous = f"<{len(image)} bytes>" if isinstance(image, bytes) else f"<array {image.shape} {image.dtype}>"
-        raise HTTPException(422, str(exc).replace(anonymous, name)) from None
+        raise HTTPException(422, str(exc)) from None
 
 
 def _prediction_json(prediction: Prediction) -> dict:

@@ -37,23 +37,6 @@ class AugmentConfig:
         return self.p <= 0 or (no_affine and self.elastic_alpha == 0)
 
 
-# Seed 002's ImageDataGenerator(rotation_range=10, zoom_range=0.1, width_shift_range=0.1,
-# height_shift_range=0.1). Keras fills with fill_mode='nearest'; we sample with padding 'border'.
-KERAS_AUGMENT = AugmentConfig(rotation=10.0, zoom=0.1, shift=0.1)
-NO_AUGMENT = AugmentConfig(rotation=0.0, zoom=0.0, shift=0.0)
-# Simard, Steinkraus & Platt (2003), "Best practices for CNNs applied to visual document analysis".
-ELASTIC_AUGMENT = AugmentConfig(rotation=0.0, zoom=0.0, shift=0.0, elastic_alpha=34.0, elastic_sigma=4.0)
-
-PRESETS: dict[str, AugmentConfig] = {"none": NO_AUGMENT, "keras": KERAS_AUGMENT, "elastic": ELASTIC_AUGMENT}
-
-
-def augment_preset(name: str) -> AugmentConfig:
-    """The named AugmentConfig; an unknown name raises ValueError listing the valid ones."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown augmentation preset {name!r}; choose from: {', '.join(sorted(PRESETS))}")
-    return PRESETS[name]
-
-
 def _rand(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> torch.Tensor:
     """U(0, 1) drawn on the generator's device (so a CPU generator also drives CUDA runs), then moved."""
     source = generator.device if generator is not None else device

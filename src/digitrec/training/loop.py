@@ -1,12 +1,11 @@
 """The PyTorch training loop: data held as tensors, batched by slicing a per-epoch permutation.
 
-No per-sample Python work in the hot loop: one permutation per epoch, one gather, one (optional)
-batched augmentation and one normalisation per batch.
+No per-sample Python work in the hot loop: one permutation per epoch, one gather and one
+(optional) batched augmentation per batch; the model normalises its own input.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -17,10 +16,10 @@ from torch import nn
 
 from ..recipes import Recipe
 from .augment import AugmentConfig, augment_batch
+from .history import improved
 from .optim import EarlyStopping, build_optimizer, build_scheduler
 from .progress import Reporter
 
-HISTORY_FIELDS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
 _PROGRESS_EVERY = 20  # batches between progress-bar refreshes (each costs a device sync)
 
 
@@ -39,26 +38,26 @@ class TensorSplit:
 
 
 @dataclass
-class EpochEnd:
-    """What an epoch-end hook sees: enough to write checkpoints and to resume."""
+class EpochState:
+    """What `fit` hands its caller after each epoch: enough to write checkpoints and to resume."""
 
     epoch: int
     history: list[dict[str, Any]]
-    improved: bool  # the monitored metric reached a new best this epoch
+    improved: bool  # a new best validation accuracy (every epoch counts without validation)
     training_state: Callable[[], dict[str, Any]]  # optimizer, schedule, RNG... for last.pt
 
 
-def evaluate_tensors(model: nn.Module, data: TensorSplit, recipe: Recipe) -> tuple[float, float]:
+def evaluate_tensors(model: nn.Module, data: TensorSplit, batch_size: int) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of `model` on `data` (eval mode, no gradients)."""
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), dtype=torch.float64, device=data.labels.device)
     correct = torch.zeros((), dtype=torch.int64, device=data.labels.device)
     with torch.inference_mode():
-        for start in range(0, len(data), recipe.eval_batch_size):
-            images = data.images[start:start + recipe.eval_batch_size]
-            labels = data.labels[start:start + recipe.eval_batch_size]
-            logits = model((images - recipe.mean) / recipe.std)
+        for start in range(0, len(data), batch_size):
+            images = data.images[start:start + batch_size]
+            labels = data.labels[start:start + batch_size]
+            logits = model(images)
             loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").double()
             correct += (logits.argmax(1) == labels).sum()
     model.train(was_training)
@@ -73,27 +72,29 @@ def fit(
     *,
     reporter: Reporter | None = None,
     resume: dict[str, Any] | None = None,
-    on_epoch_end: Callable[[EpochEnd], None] | None = None,
+    on_epoch_end: Callable[[EpochState], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Train `model` (already on the data's device) as `recipe` says; return the history.
+    """Train `model` (a Classifier, already on the data's device) as `recipe` says; return the history.
 
-    `resume` is the `training` state of a last.pt; training then continues after its epoch and
-    ends exactly where an uninterrupted run would. The best epoch is judged by validation
-    accuracy when there is a validation split, else every epoch counts as the newest best.
+    `model` takes pixels in [0, 1] and normalises them itself. `resume` is the `training` state
+    of a last.pt; training then continues after its epoch and ends exactly where an
+    uninterrupted run would. The best epoch is judged by validation accuracy when there is a
+    validation split, else every epoch counts as the newest best; early stopping watches the
+    same validation accuracy.
     """
+    args = recipe.args
     reporter = reporter or Reporter(recipe.epochs, quiet=True)
     optimizer = build_optimizer(
-        recipe.optimizer, model.parameters(), recipe.lr, momentum=recipe.momentum,
-        nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, **recipe.optimizer_args,
+        args.optimizer, model.parameters(), recipe.lr, momentum=args.momentum,
+        nesterov=args.nesterov, weight_decay=args.weight_decay, **args.optimizer_args,
     )
     steps_per_epoch = _batch_count(len(train), recipe.batch_size)
-    schedule = build_scheduler(recipe.schedule, optimizer, recipe.epochs, steps_per_epoch, **recipe.schedule_args)
-    stopper = EarlyStopping(recipe.early_stopping) if recipe.early_stopping else None
-    augment = AugmentConfig(**recipe.augment_args) if recipe.augment else None
+    schedule = build_scheduler(args.schedule, optimizer, recipe.epochs, steps_per_epoch, **args.schedule_args)
+    stopper = EarlyStopping(recipe.early_stopping, mode="max") if recipe.early_stopping else None
+    augment = AugmentConfig(**args.augment_args) if args.augment else None
     generator = torch.Generator().manual_seed(recipe.seed)  # shuffling and augmentation, on CPU
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
     history: list[dict[str, Any]] = []
-    best = -math.inf
     stopped = False  # early stopping fired; a resumed run must not train on
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])
@@ -105,12 +106,11 @@ def fit(
         if torch.cuda.is_available() and resume["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(resume["rng"]["cuda"])
         history = list(resume["history"])
-        best = resume["best"]
         stopped = resume.get("stopped", False)
 
     def training_state() -> dict[str, Any]:
         return {
-            "epoch": len(history), "history": history, "best": best, "stopped": stopped,
+            "epoch": len(history), "history": history, "stopped": stopped,
             "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
             "stopper": stopper.state_dict() if stopper is not None else None,
             "rng": {
@@ -125,7 +125,7 @@ def fit(
         reporter.start_epoch(epoch, len(train))
         lr = schedule.lr
         train_loss, train_acc, seen = _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, reporter)
-        val_loss, val_acc = evaluate_tensors(model, val, recipe) if val is not None else (None, None)
+        val_loss, val_acc = evaluate_tensors(model, val, args.eval_batch_size) if val is not None else (None, None)
         record = {
             "epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
             "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - started,
@@ -134,12 +134,9 @@ def fit(
         reporter.end_epoch(record, seen)
         # Keras' ReduceLROnPlateau watches the validation loss; without validation, the training loss.
         schedule.step_epoch(val_loss if val_loss is not None else train_loss)
-        monitored = val_acc if val_acc is not None else epoch
-        improved = monitored > best
-        best = max(best, monitored)
-        stopped = stopper is not None and stopper.step(val_loss if val_loss is not None else train_loss)
+        stopped = stopper is not None and stopper.step(val_acc)
         if on_epoch_end is not None:
-            on_epoch_end(EpochEnd(epoch, history, improved, training_state))
+            on_epoch_end(EpochState(epoch, history, improved(history), training_state))
         if stopped:
             reporter.log(f"early stopping: no improvement for {recipe.early_stopping} epochs")
             break
@@ -163,12 +160,12 @@ def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, ge
         images, labels = train.images[index], train.labels[index]
         if augment is not None:
             images = augment_batch(images, augment, generator)
-        logits = model((images - recipe.mean) / recipe.std)
+        logits = model(images)
         loss = loss_fn(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if recipe.grad_clip:
-            nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+        if recipe.args.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), recipe.args.grad_clip)
         optimizer.step()
         schedule.step_batch()
         loss_sum += loss.detach().double() * len(index)

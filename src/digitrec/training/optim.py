@@ -12,10 +12,6 @@ from torch.optim import lr_scheduler
 OPTIMIZERS = ("adadelta", "adam", "adamw", "rmsprop", "sgd")
 SCHEDULERS = ("constant", "cosine", "one-cycle", "reduce-on-plateau", "step")
 
-# Keras' RMSprop defaults (rho=0.9, epsilon=1e-7) as extras for build_optimizer("rmsprop", ...);
-# torch's own defaults are alpha=0.99, eps=1e-8. Seed 002 trains with Keras' 'rmsprop', lr 0.001.
-KERAS_RMSPROP = {"alpha": 0.9, "eps": 1e-7}
-
 
 def build_optimizer(
     name: str,
@@ -28,9 +24,10 @@ def build_optimizer(
 ) -> torch.optim.Optimizer:
     """A torch optimizer by name; `extra` goes to its constructor (betas, eps, alpha, rho, ...).
 
-    sgd: momentum, nesterov. rmsprop: momentum; `alpha` is Keras' `rho` (pass **KERAS_RMSPROP to
-    match Keras). adam/adamw/adadelta take no momentum. weight_decay is passed as given, so adamw's
-    torch default of 0.01 applies only if you pass it. Nesterov needs sgd with momentum > 0.
+    sgd: momentum, nesterov. rmsprop: momentum; `alpha` is Keras' `rho` (pass
+    **digitrec.recipes.KERAS_RMSPROP to match Keras, epsilon placement included).
+    adam/adamw/adadelta take no momentum. weight_decay is passed as given, so adamw's torch
+    default of 0.01 applies only if you pass it. Nesterov needs sgd with momentum > 0.
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose from: {', '.join(OPTIMIZERS)}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any, TextIO
 
 EPOCH_LINE = (
@@ -23,14 +22,12 @@ class Reporter:
         self.quiet = quiet
         self.stream = stream or sys.stderr
         self._bar = None
-        self._started = 0.0
 
     def log(self, message: str) -> None:
         if not self.quiet:
             print(message, file=self.stream, flush=True)
 
     def start_epoch(self, epoch: int, samples: int) -> None:
-        self._started = time.perf_counter()
         if self.quiet:
             return
         from tqdm import tqdm

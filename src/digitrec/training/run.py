@@ -1,7 +1,7 @@
-"""A whole training run: data -> model -> fit -> checkpoints -> evaluation -> pictures.
+"""A whole training run: data -> engine -> run directory (checkpoints, history, metrics, pictures).
 
 `train_run(recipe, options)` starts one, `resume_run(run_dir)` continues one from its last.pt.
-Engines ("torch", "scratch") share everything here except the fitting itself.
+Everything here is engine-neutral: the fitting itself is `ENGINES[recipe.engine].fit`.
 """
 
 from __future__ import annotations
@@ -10,20 +10,25 @@ import dataclasses
 import datetime as _dt
 import json
 import os
-import random
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-import numpy as np
+from typing import Any
 
 from ..data import Split, load_dataset, stratified_split, stratified_subset
 from ..errors import DigitrecError
-from ..inference import Predictor
 from ..recipes import Recipe
+from ..versions import versions
+from .engines import get_engine
+from .environment import resolve_device
+from .history import best_record
+from .interface import EpochEnd, FitData, FitResult, Hooks
 from .progress import Reporter
 from .rundir import RunDir, default_run_dir
+
+# Schedules whose learning rate at an epoch depends on the total epoch count: a finished run
+# cannot be extended with more epochs without changing what its earlier epochs meant.
+_SCHEDULES_TIED_TO_EPOCHS = ("one-cycle", "cosine")
 
 
 @dataclass
@@ -38,70 +43,21 @@ class RunOptions:
 
 
 @dataclass
-class PreparedData:
-    name: str
-    classes: list[str]
-    train: Split
-    val: Split | None
-    test: Split | None  # labelled test split, if the dataset has one
-
-
-@dataclass
-class EngineResult:
-    history: list[dict[str, Any]]
-    predictor: Predictor  # the best model (by validation accuracy, else the last epoch)
-    params: int
-    save_best: Callable[[dict[str, Any]], None]  # rewrite the best checkpoint with final metrics
-
-
-@dataclass
 class RunResult:
     run_dir: Path
     history: list[dict[str, Any]]
     metrics: dict[str, Any]
-    predictor: Predictor = field(repr=False)
+    predictor: Any = field(repr=False)  # the best epoch's model, a digitrec.predict.Predictor
 
 
-Engine = Callable[[Recipe, PreparedData, str, RunDir, Reporter, "Path | None"], EngineResult]
-ENGINES: dict[str, Engine] = {}
+def check_recipe(recipe: Recipe) -> None:
+    """Catch bad names and values before a run directory is made or data is loaded."""
+    recipe.check()
+    get_engine(recipe.engine).check(recipe)
 
 
-def register_engine(name: str) -> Callable[[Engine], Engine]:
-    def add(engine: Engine) -> Engine:
-        ENGINES[name] = engine
-        return engine
-
-    return add
-
-
-def seed_everything(seed: int) -> None:
-    """One seed for Python, NumPy and torch (CPU and CUDA)."""
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return "mps"
-        return "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DigitrecError(f"--device {name}: CUDA is not available on this machine; use --device cpu or auto")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise DigitrecError("--device mps: Apple's MPS is not available on this machine; use --device cpu or auto")
-    if name != "cpu" and not name.startswith(("cuda", "mps")):
-        raise DigitrecError(f"unknown device '{name}'; choose from: auto, cpu, cuda, cuda:N, mps")
-    return name
-
-
-def prepare_data(recipe: Recipe, options: RunOptions) -> PreparedData:
+def prepare_data(recipe: Recipe, options: RunOptions) -> tuple[FitData, Split | None]:
+    """The training (and validation) data as the recipe splits it, and the labelled test split if any."""
     dataset = load_dataset(options.data, options.data_dir)
     train = dataset.split("train")
     if train.labels is None:
@@ -113,12 +69,12 @@ def prepare_data(recipe: Recipe, options: RunOptions) -> PreparedData:
         kept, held = stratified_split(train.labels, recipe.val_fraction, recipe.seed)
         train, val = train.subset(kept), train.subset(held)
     test = dataset.test if dataset.test is not None and dataset.test.labels is not None else None
-    return PreparedData(dataset.name, list(dataset.classes), train, val, test)
+    return FitData(dataset.name, list(dataset.classes), train, val), test
 
 
 def train_run(recipe: Recipe, options: RunOptions) -> RunResult:
     """Train `recipe` as `options` say, writing the run directory; returns metrics and the model."""
-    _check_recipe(recipe)
+    check_recipe(recipe)
     path = Path(options.out) if options.out else default_run_dir(recipe.name)
     created = not path.exists()
     run_dir = RunDir(path)
@@ -126,96 +82,100 @@ def train_run(recipe: Recipe, options: RunOptions) -> RunResult:
         raise DigitrecError(f"{run_dir.path} already holds a run; use --resume {run_dir.path} or another --out")
     config = {
         "recipe": recipe.to_dict(), "options": dataclasses.asdict(options) | {"out": str(run_dir.path)},
-        "versions": _versions(), "started": _now(),
+        "versions": versions(), "started": _now(),
     }
     run_dir.write_json("config.json", config)
     try:
         return _run(recipe, options, run_dir, resume_from=None)
     except BaseException:
         # Failed before any checkpoint: nothing worth keeping, so leave nothing half-written.
-        if created and _last_checkpoint_path(run_dir) is None:
+        if created and not (run_dir / "last.pt").is_file():
             shutil.rmtree(run_dir.path, ignore_errors=True)
         raise
 
 
-def resume_run(path: str | os.PathLike, quiet: bool | None = None, device: str | None = None) -> RunResult:
-    """Continue the run in `path` from its last.pt; recipe and options come from its config.json."""
+def resume_run(path: str | os.PathLike, *, epochs: int | None = None, quiet: bool | None = None,
+               device: str | None = None) -> RunResult:
+    """Continue the run in `path` from its last.pt; recipe and options come from its config.json.
+
+    `epochs` extends (or, before it ends, shortens) the run; config.json then records the new
+    count and when it was changed. Every other setting is the run's own.
+    """
     run_dir = RunDir(path)
     if not (run_dir / "config.json").is_file():
         raise DigitrecError(f"{run_dir.path}: not a run directory (no config.json); give the folder `digitrec train` wrote")
     config = run_dir.read_json("config.json")
-    recipe = Recipe.from_dict(config["recipe"])
+    recipe = Recipe.from_dict(config["recipe"], where=str(run_dir / "config.json"))
     options = RunOptions(**config["options"])
     options = dataclasses.replace(options, quiet=options.quiet if quiet is None else quiet, device=device or options.device)
-    if recipe.engine == "scratch":
-        raise DigitrecError(f"{run_dir.path}: scratch runs cannot be resumed (a whole run takes seconds); start a new one")
-    last = _last_checkpoint_path(run_dir)
-    if last is None:
+    engine = get_engine(recipe.engine)
+    if not engine.can_resume:
+        raise DigitrecError(f"{run_dir.path}: {recipe.engine} runs cannot be resumed (a whole run takes seconds); start a new one")
+    last = run_dir / "last.pt"
+    if not last.is_file():
         raise DigitrecError(f"{run_dir.path}: no last checkpoint yet (the run stopped before its first epoch ended); start it again")
+    if epochs is not None and epochs != recipe.epochs:
+        recipe = _with_epochs(recipe, epochs, _epochs_done(last), run_dir.path)
+        config["recipe"] = recipe.to_dict()
+        config.setdefault("changes", []).append({"at": _now(), "epochs": epochs})
+        run_dir.write_json("config.json", config)
     return _run(recipe, options, run_dir, resume_from=last)
 
 
-def _last_checkpoint_path(run_dir: RunDir) -> Path | None:
-    return run_dir / "last.pt" if (run_dir / "last.pt").is_file() else None
+def _epochs_done(last: Path) -> tuple[int, bool]:
+    from ..models import load_checkpoint
+
+    training = load_checkpoint(last)["training"]
+    return training["epoch"], bool(training.get("stopped"))
 
 
-def _check_recipe(recipe: Recipe) -> None:
-    """Catch bad names and values before a run directory is made or data is loaded."""
-    if recipe.engine not in _engines():
-        raise DigitrecError(f"recipe {recipe.name}: unknown engine '{recipe.engine}'; choose from: {', '.join(_engines())}")
-    if recipe.engine == "torch":
-        from ..models import list_models
-        from .augment import AugmentConfig
-        from .optim import OPTIMIZERS, SCHEDULERS
-
-        for what, value, valid in (("model", recipe.model, list_models()), ("optimizer", recipe.optimizer, OPTIMIZERS),
-                                   ("schedule", recipe.schedule, SCHEDULERS)):
-            if value not in valid:
-                raise DigitrecError(f"unknown {what} '{value}'; choose from: {', '.join(valid)}")
-        try:
-            AugmentConfig(**recipe.augment_args)
-        except (TypeError, ValueError) as exc:
-            raise DigitrecError(f"recipe {recipe.name}: bad augmentation settings ({exc})") from None
-    for name, value in (("epochs", recipe.epochs), ("batch size", recipe.batch_size)):
-        if value < 1:
-            raise DigitrecError(f"{name} must be at least 1, got {value}")
-    if recipe.lr <= 0:
-        raise DigitrecError(f"learning rate must be positive, got {recipe.lr}")
-    if not 0 <= recipe.val_fraction < 1:
-        raise DigitrecError(f"validation fraction must be in [0, 1), got {recipe.val_fraction}")
-
-
-def _engines() -> dict[str, Engine]:
-    from . import engines, scratch_engine  # noqa: F401  (imported to register the engines)
-
-    return ENGINES
+def _with_epochs(recipe: Recipe, epochs: int, done: tuple[int, bool], where: Path) -> Recipe:
+    """The recipe with a new epoch count, if the epochs already run keep their meaning under it."""
+    ran, stopped = done
+    if stopped:
+        raise DigitrecError(f"{where}: early stopping ended this run after epoch {ran}; it cannot be extended")
+    if epochs < ran:
+        raise DigitrecError(f"{where}: --epochs {epochs} is fewer than the {ran} epochs already run")
+    schedule = recipe.args.schedule
+    tied = schedule in _SCHEDULES_TIED_TO_EPOCHS or (schedule == "step" and "step_size" not in recipe.args.schedule_args)
+    if tied:
+        raise DigitrecError(f"{where}: --epochs cannot change when resuming a run with the '{schedule}' schedule "
+                            "(its learning rate at every epoch depends on the total); start a new run instead")
+    return recipe.override(epochs=epochs)
 
 
 def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path | None) -> RunResult:
     import torch
 
-    seed_everything(recipe.seed)
     if options.deterministic:
         torch.use_deterministic_algorithms(True)
     device = resolve_device(options.device)
-    data = prepare_data(recipe, options)
+    data, test = prepare_data(recipe, options)
+    engine = get_engine(recipe.engine)
     reporter = Reporter(recipe.epochs, quiet=options.quiet)
     reporter.log(f"run directory {run_dir.path}" + (" (resuming)" if resume_from else ""))
     reporter.log(f"recipe {json.dumps(recipe.to_dict(), separators=(',', ':'))}")
-    reporter.log(f"device {device}, threads {torch.get_num_threads()}, " + ", ".join(f"{k} {v}" for k, v in _versions().items()))
-    sizes = [f"train {len(data.train)}"] + [f"{n} {len(s)}" for n, s in (("val", data.val), ("test", data.test)) if s is not None]
+    reporter.log(f"device {device}, threads {torch.get_num_threads()}, " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+    sizes = [f"train {len(data.train)}"] + [f"{n} {len(s)}" for n, s in (("val", data.val), ("test", test)) if s is not None]
     reporter.log(f"data {data.name}: " + ", ".join(sizes))
-    result = _engines()[recipe.engine](recipe, data, device, run_dir, reporter, resume_from)
-    metrics = _finish(recipe, data, run_dir, result)
-    if data.test is not None:
+
+    def on_epoch_end(end: EpochEnd) -> None:
+        run_dir.write_history(end.history)
+        if end.improved:
+            run_dir.save(engine.model_file, lambda p: end.save_model(p, end.history[-1]))
+        if end.save_state is not None:
+            run_dir.save("last.pt", end.save_state)
+
+    result = engine.fit(recipe, data, Hooks(reporter, on_epoch_end), device, resume_from)
+    metrics = _finish(recipe, data, test, run_dir, result)
+    if test is not None:
         reporter.log(f"test accuracy {metrics['test_accuracy']:.4f}  loss {metrics['test_loss']:.4f}")
     reporter.log(f"wrote {run_dir.path}")
     return RunResult(run_dir.path, result.history, metrics, result.predictor)
 
 
-def _finish(recipe: Recipe, data: PreparedData, run_dir: RunDir, result: EngineResult) -> dict[str, Any]:
-    from .. import plots
-    from ..evaluation import evaluate
+def _finish(recipe: Recipe, data: FitData, test: Split | None, run_dir: RunDir, result: FitResult) -> dict[str, Any]:
+    from ..evaluation import evaluate, plots
 
     history = result.history
     seconds = sum(row["seconds"] for row in history)
@@ -225,14 +185,13 @@ def _finish(recipe: Recipe, data: PreparedData, run_dir: RunDir, result: EngineR
         "samples_per_second": len(data.train) * len(history) / seconds if seconds else None,
         "train_size": len(data.train),
     }
-    with_val = [row for row in history if row.get("val_acc") is not None]
-    if with_val:
-        best = max(with_val, key=lambda row: row["val_acc"])
+    best = best_record(history)
+    if best is not None and best.get("val_acc") is not None:
         metrics |= {"best_epoch": best["epoch"], "val_accuracy": best["val_acc"], "val_loss": best["val_loss"]}
     title = f"{recipe.name} on {data.name}"
     run_dir.save("curves.png", lambda p: plots.learning_curves(history, p, title=title))
-    if data.test is not None:
-        report = evaluate(result.predictor, data.test.images, data.test.labels)
+    if test is not None:
+        report = evaluate(result.predictor, test.images, test.labels)
         metrics |= {
             "test_accuracy": report.accuracy, "test_loss": report.loss,
             "test_errors": int((report.predictions != report.labels).sum()), "test_size": len(report.labels),
@@ -241,16 +200,11 @@ def _finish(recipe: Recipe, data: PreparedData, run_dir: RunDir, result: EngineR
         confidences = report.probabilities.max(axis=1)
         run_dir.save("confusion.png", lambda p: plots.confusion_matrix(report.confusion, data.classes, p, title=f"{title}: test"))
         run_dir.save("misclassified.png", lambda p: plots.misclassified(
-            data.test.images, report.labels, report.predictions, confidences, data.classes, p))
-    result.save_best({k: v for k, v in metrics.items() if k not in ("per_class", "confusion")})
+            test.images, report.labels, report.predictions, confidences, data.classes, p))
+    run_dir.save(result.model_file, lambda p: result.save_model(p, {k: v for k, v in metrics.items()
+                                                                     if k not in ("per_class", "confusion")}))
     run_dir.write_json("metrics.json", metrics)
     return metrics
-
-
-def _versions() -> dict[str, str]:
-    from .checkpoint import versions
-
-    return versions()
 
 
 def _now() -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..atomic import atomic_write_text
-from .loop import HISTORY_FIELDS
+from .history import HISTORY_FIELDS
 
 
 def default_run_dir(recipe_name: str, root: str | os.PathLike = "runs") -> Path:

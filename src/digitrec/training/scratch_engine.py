@@ -1,8 +1,9 @@
-"""The `scratch` engine: trains the hand-written NumPy network (digitrec.scratch) in a run directory.
+"""The `scratch` engine: trains the hand-written NumPy network (digitrec.scratch).
 
-The network itself imports no torch; this adapter only connects it to the run directory, the
-progress reporter and the shared evaluation, so a scratch run writes the same files as any other
-(model.npz instead of model.pt).
+The network itself imports no torch; this adapter connects it to the engine interface, so a
+scratch run writes the same files as any other (model.npz instead of model.pt) and cv runs it too.
+It honours the shared recipe fields and `ScratchArgs` (momentum, lmbda); it cannot resume (a
+whole run takes seconds).
 """
 
 from __future__ import annotations
@@ -10,71 +11,83 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import DigitrecError
+from ..predict import Predictor
 from ..recipes import Recipe
-from .checkpoint import versions
-from .progress import Reporter
-from .run import EngineResult, PreparedData, register_engine
-from .rundir import RunDir
+from ..scratch import ACTIVATIONS, COSTS, OUTPUTS, Network, save_network, sgd
+from ..versions import versions
+from .history import best_record, improved
+from .interface import EpochEnd, FitData, FitResult, Hooks
 
 _BATCHES_PER_UPDATE = 200  # progress-bar refresh interval; the bar must not slow a 10-image step
+_MODEL_ARGS = {"sizes", "activation", "output", "cost", "init", "dtype"}
 
 
-@register_engine("scratch")
-def train_scratch(
-    recipe: Recipe, data: PreparedData, device: str, run_dir: RunDir, reporter: Reporter, resume_from: Path | None
-) -> EngineResult:
-    from ..inference import Predictor
-    from ..scratch import Network
-    from ..scratch.checkpoint import save_network
+class ScratchEngine:
+    name = "scratch"
+    model_file = "model.npz"
+    can_resume = False
 
-    if device != "cpu":
-        reporter.log(f"note: the scratch engine runs on the CPU with NumPy (asked for {device})")
-    network = Network(**_network_kwargs(recipe, len(data.classes)), seed=recipe.seed)
-    history: list[dict[str, Any]] = []
+    def check(self, recipe: Recipe) -> None:
+        unknown = sorted(set(recipe.model_args) - _MODEL_ARGS)
+        if unknown:
+            raise DigitrecError(f"recipe {recipe.name}: the scratch network takes model_args "
+                                f"{', '.join(sorted(_MODEL_ARGS))}, not {', '.join(unknown)}")
+        try:
+            Network(**_network_kwargs(recipe, None), seed=0)
+        except (TypeError, ValueError) as exc:
+            raise DigitrecError(f"recipe {recipe.name}: {exc} (activations: {', '.join(ACTIVATIONS)}; "
+                                f"outputs: {', '.join(OUTPUTS)}; costs: {', '.join(COSTS)})") from None
 
-    def metadata(metrics: dict[str, Any], epoch: int | None) -> dict[str, Any]:
-        return {
-            "model": recipe.model, "classes": data.classes, "recipe": recipe.to_dict(), "dataset": data.name,
-            "metrics": metrics, "epoch": epoch, "versions": versions(),
-        }
+    def fit(self, recipe: Recipe, data: FitData, hooks: Hooks, device: str = "cpu",
+            resume: Path | None = None) -> FitResult:
+        if resume is not None:
+            raise DigitrecError("scratch runs cannot be resumed (a whole run takes seconds); start a new one")
+        reporter = hooks.reporter
+        if device != "cpu":
+            reporter.log(f"note: the scratch engine runs on the CPU with NumPy (asked for {device})")
+        network = Network(**_network_kwargs(recipe, len(data.classes)), seed=recipe.seed)
+        history: list[dict[str, Any]] = []
 
-    def on_epoch(epoch: int, metrics: dict[str, Any]) -> None:
-        record = {"epoch": epoch, **{k: metrics[k] for k in ("lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")}}
-        history.append(record)
-        reporter.end_epoch(record, len(data.train))
-        run_dir.write_history(history)
-        if epoch < recipe.epochs:
-            reporter.start_epoch(epoch + 1, len(data.train))
+        def save(path: Path, metrics: dict[str, Any], epoch: int | None) -> None:
+            save_network(network, path, {
+                "model": recipe.model, "classes": data.classes, "recipe": recipe.to_dict(), "dataset": data.name,
+                "metrics": metrics, "epoch": epoch, "versions": versions(),
+            })
 
-    progress = _BatchProgress(reporter)
-    reporter.start_epoch(1, len(data.train))
-    network.sgd(
-        data.train.images, data.train.labels, epochs=recipe.epochs, batch_size=recipe.batch_size, eta=recipe.lr,
-        lmbda=float(recipe.optimizer_args.get("lmbda", 0.0)), momentum=recipe.momentum,
-        validation=(data.val.images, data.val.labels) if data.val is not None else None,
-        # with validation, keep the best epoch's weights as the torch engine keeps model.pt: a
-        # patience of `epochs` never stops early but makes sgd put the best weights back
-        patience=(recipe.early_stopping or recipe.epochs) if data.val is not None else None,
-        callback=on_epoch, on_batch=progress if reporter.shows_bar else None,
-    )
-    run_dir.save("model.npz", lambda p: save_network(network, p, metadata({}, len(history))))
+        def on_epoch(epoch: int, metrics: dict[str, Any]) -> None:
+            history.append({k: metrics[k] for k in ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")})
+            reporter.end_epoch(history[-1], len(data.train))
+            if hooks.on_epoch_end is not None:
+                hooks.on_epoch_end(EpochEnd(epoch, history, improved(history),
+                                            save_model=lambda path, m: save(path, m, epoch), save_state=None))
+            if epoch < recipe.epochs:
+                reporter.start_epoch(epoch + 1, len(data.train))
 
-    def save_best(metrics: dict[str, Any]) -> None:
-        run_dir.save("model.npz", lambda p: save_network(network, p, metadata(metrics, len(history))))
+        reporter.start_epoch(1, len(data.train))
+        sgd(
+            network, data.train.images, data.train.labels, epochs=recipe.epochs, batch_size=recipe.batch_size, eta=recipe.lr,
+            lmbda=recipe.args.lmbda, momentum=recipe.args.momentum,
+            validation=(data.val.images, data.val.labels) if data.val is not None else None,
+            # with validation, sgd puts the best epoch's weights back at the end (as the torch
+            # engine keeps model.pt): a patience of `epochs` never stops early but does that
+            patience=(recipe.early_stopping or recipe.epochs) if data.val is not None else None,
+            callback=on_epoch, on_batch=_BatchProgress(reporter) if reporter.shows_bar else None,
+        )
+        best = best_record(history)
+        predictor = Predictor(network.predict_proba, data.classes, {"engine": "scratch", "model": recipe.model})
+        params = sum(w.size + b.size for w, b in zip(network.weights, network.biases))
+        return FitResult(history, predictor, params, self.model_file,
+                         lambda path, metrics: save(path, metrics, best["epoch"] if best else None))
 
-    predictor = Predictor(network.predict_proba, data.classes, {"engine": "scratch", "model": recipe.model})
-    params = sum(w.size + b.size for w, b in zip(network.weights, network.biases))
-    return EngineResult(history, predictor, params, save_best)
 
-
-def _network_kwargs(recipe: Recipe, classes: int) -> dict[str, Any]:
+def _network_kwargs(recipe: Recipe, classes: int | None) -> dict[str, Any]:
     """The recipe's model_args (sizes, activation, output, cost, init, dtype) for `Network`."""
-    import numpy as np
-
     kwargs = dict(recipe.model_args)
-    sizes = list(kwargs.get("sizes", [784, 30, classes]))
-    if sizes[0] != 784 or sizes[-1] != classes:
+    sizes = list(kwargs.get("sizes", [784, 30, classes or 10]))
+    if sizes[0] != 784 or (classes is not None and sizes[-1] != classes):
         raise DigitrecError(f"scratch network sizes {sizes} must start at 784 and end at {classes} classes")
     kwargs["sizes"] = sizes
     kwargs["dtype"] = np.dtype(kwargs.get("dtype", "float32")).type
@@ -84,7 +97,7 @@ def _network_kwargs(recipe: Recipe, classes: int) -> dict[str, Any]:
 class _BatchProgress:
     """Adapts the network's per-batch hook to the reporter, updating the bar every few hundred batches."""
 
-    def __init__(self, reporter: Reporter) -> None:
+    def __init__(self, reporter) -> None:
         self.reporter = reporter
         self.calls = 0
         self.last_done = 0

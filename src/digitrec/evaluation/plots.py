@@ -1,0 +1,178 @@
+"""Every matplotlib figure digitrec draws, saved atomically as PNG (or any suffix matplotlib knows).
+
+Figures are built with `matplotlib.figure.Figure` directly (no pyplot state), so drawing works
+headless and from several threads or processes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import textwrap
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..atomic import atomic_path
+
+TRAIN_COLOUR = "tab:blue"
+VAL_COLOUR = "tab:orange"
+
+
+def _new_figure(width: float, height: float):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def save_figure(figure, path: str | os.PathLike, dpi: int = 120) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format=(path.suffix[1:] or "png"), dpi=dpi)
+    return path
+
+
+def image_grid(
+    images: np.ndarray,
+    titles: Sequence[str],
+    path: str | os.PathLike,
+    columns: int | None = None,
+    title_colours: Sequence[str] | None = None,
+    suptitle: str | None = None,
+) -> Path:
+    """A grid of 28x28 digits (ink high), white ink on black as MNIST stores them, each titled."""
+    count = len(images)
+    columns = columns or max(1, math.ceil(math.sqrt(count)))
+    rows = max(1, math.ceil(count / columns))
+    figure = _new_figure(1.2 * columns, 1.35 * rows + (0.4 if suptitle else 0))
+    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
+    for i, ax in enumerate(axes):
+        ax.set_axis_off()
+        if i < count:
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            colour = title_colours[i] if title_colours else "black"
+            ax.set_title(titles[i], fontsize=9, color=colour)
+    if suptitle:
+        figure.suptitle(suptitle)
+    return save_figure(figure, path)
+
+
+def class_balance(counts: dict[str, np.ndarray], classes: Sequence[str], path: str | os.PathLike) -> Path:
+    """Bar chart of examples per class, one group of bars per split."""
+    figure = _new_figure(max(6.0, 0.6 * len(classes) + 2), 3.6)
+    ax = figure.subplots()
+    width = 0.8 / max(1, len(counts))
+    positions = np.arange(len(classes))
+    for i, (split, values) in enumerate(counts.items()):
+        bars = ax.bar(positions + (i - (len(counts) - 1) / 2) * width, values, width, label=f"{split} ({values.sum()})")
+        ax.bar_label(bars, fontsize=7, padding=1)
+    ax.set_xticks(positions, classes, rotation=30 if max(map(len, classes)) > 2 else 0)
+    ax.set_ylabel("examples")
+    ax.set_title("class balance")
+    ax.legend()
+    return save_figure(figure, path)
+
+
+def learning_curves(history: Sequence[dict], path: str | os.PathLike, title: str = "") -> Path:
+    """Loss and accuracy per epoch: training in blue, validation in orange (when present)."""
+    figure = _new_figure(10, 4)
+    loss_ax, acc_ax = figure.subplots(1, 2)
+    epochs = [row["epoch"] for row in history]
+    from matplotlib.ticker import MaxNLocator
+
+    # "loss" is the engine's training cost: cross-entropy for torch recipes, the book's cost for scratch ones
+    for ax, metric, label in ((loss_ax, "loss", "loss"), (acc_ax, "acc", "accuracy")):
+        ax.plot(epochs, [row[f"train_{metric}"] for row in history], "o-", color=TRAIN_COLOUR, label="train", ms=3)
+        val = [row.get(f"val_{metric}") for row in history]
+        if any(v is not None for v in val):
+            ax.plot(epochs, val, "o-", color=VAL_COLOUR, label="validation", ms=3)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)
+
+
+def confusion_matrix(confusion: np.ndarray, classes: Sequence[str], path: str | os.PathLike, title: str = "") -> Path:
+    """Counts with row-normalised shading, so errors stand out whatever the class sizes."""
+    figure = _new_figure(7.5, 6.5)
+    ax = figure.subplots()
+    rates = confusion / np.clip(confusion.sum(axis=1, keepdims=True), 1, None)
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    figure.colorbar(image, ax=ax, label="share of the true class")
+    for (row, col), count in np.ndenumerate(confusion):
+        if count:
+            colour = "white" if rates[row, col] > 0.5 else "black"
+            ax.text(col, row, str(count), ha="center", va="center", fontsize=8, color=colour)
+    ticks = np.arange(len(classes))
+    ax.set_xticks(ticks, classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right" if max(map(len, classes)) > 2 else "center")
+    ax.set_yticks(ticks, classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or "confusion matrix")
+    return save_figure(figure, path)
+
+
+def misclassified(
+    images: np.ndarray, labels: np.ndarray, predictions: np.ndarray, confidences: np.ndarray,
+    classes: Sequence[str], path: str | os.PathLike, limit: int = 36,
+) -> Path:
+    """A grid of wrong predictions, the most confident mistakes first."""
+    wrong = np.flatnonzero(predictions != labels)
+    wrong = wrong[np.argsort(-confidences[wrong])][:limit]
+    titles = [f"true {classes[labels[i]]}\npred {classes[predictions[i]]} {confidences[i]:.2f}" for i in wrong]
+    suptitle = f"{len(np.flatnonzero(predictions != labels))} misclassified of {len(labels)}"
+    if len(wrong) == 0:
+        figure = _new_figure(4, 2)
+        figure.text(0.5, 0.5, "no misclassified images", ha="center", va="center")
+        return save_figure(figure, path)
+    return image_grid(images[wrong], titles, path, columns=min(9, len(wrong)),
+                      title_colours=["tab:red"] * len(wrong), suptitle=suptitle)
+
+
+def box_plot(groups: dict[str, Sequence[float]], path: str | os.PathLike, ylabel: str = "accuracy", title: str = "") -> Path:
+    """Box-and-whisker of scores per group (e.g. folds per recipe), points overlaid."""
+    width = max(4.0, 1.6 * len(groups) + 1.5)  # inches
+    figure = _new_figure(width, 4.5)
+    ax = figure.subplots()
+    names = list(groups)
+    ax.boxplot([groups[n] for n in names], showmeans=True)
+    ax.set_xticks(np.arange(1, len(names) + 1), names, rotation=20 if len(names) > 3 else 0)
+    for i, name in enumerate(names, start=1):
+        values = np.asarray(groups[name], dtype=float)
+        ax.plot(np.full(len(values), i) + np.linspace(-0.08, 0.08, len(values)), values, ".", color="tab:gray", alpha=0.7)
+    ax.set_ylabel(ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(textwrap.fill(title, width=int(width * 9), break_on_hyphens=False))  # ~9 title characters per inch: no clipping
+    return save_figure(figure, path)
+
+
+def fold_curves(histories: Sequence[Sequence[dict]], path: str | os.PathLike, title: str = "") -> Path:
+    """Seed 003's k-fold diagnostics: one figure, loss and accuracy subplots, every fold's training
+    curve in blue and its held-out curve in orange (one legend entry each)."""
+    from matplotlib.ticker import MaxNLocator
+
+    figure = _new_figure(10, 4)
+    loss_ax, acc_ax = figure.subplots(1, 2)
+
+    # "loss" is the engine's training cost: cross-entropy for torch recipes, the book's cost for scratch ones
+    for ax, metric, label in ((loss_ax, "loss", "loss"), (acc_ax, "acc", "accuracy")):
+        for i, history in enumerate(histories):
+            epochs = [row["epoch"] for row in history]
+            ax.plot(epochs, [row[f"train_{metric}"] for row in history], "-", color=TRAIN_COLOUR, alpha=0.8,
+                    label="train" if i == 0 else None)
+            held = [row.get(f"val_{metric}") for row in history]
+            if any(v is not None for v in held):
+                ax.plot(epochs, held, "-", color=VAL_COLOUR, alpha=0.8, label="held-out fold" if i == 0 else None)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    figure.suptitle(title or f"learning curves of {len(histories)} folds")
+    return save_figure(figure, path)

@@ -1,0 +1,93 @@
+"""The onnxruntime backend: an ONNX file written by `digitrec export` (normalisation and softmax inside).
+
+The graph takes `images`, float32 (N, 1, 28, 28) in [0, 1] with ink high (MNIST style), for any
+batch size N, and returns `probs`, float32 (N, classes) probabilities. The model's description is
+in the file's `metadata_props` under `digitrec.*` keys.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CheckpointError
+from .predictor import Predictor
+
+FORMAT = "digitrec-onnx"
+FORMAT_VERSION = 1
+INPUT_NAME = "images"  # float32 (N, 1, 28, 28) in [0, 1]
+OUTPUT_NAME = "probs"  # float32 (N, classes), rows sum to 1
+JSON_KEYS = ("format_version", "classes", "model_args", "normalization", "metrics", "versions")  # the rest are text
+_CHUNK = 1000  # images per onnxruntime call: bounds memory for large batches
+
+
+def session(path: Path):
+    """An onnxruntime session on the CPU, logging errors only."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only: its warnings are about graph optimisations
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The `digitrec.*` metadata of an exported file, JSON values decoded; CheckpointError if none."""
+    return _metadata(Path(path), _open_session(Path(path)))
+
+
+def load_onnx(path: str | os.PathLike, device: str = "cpu") -> Predictor:
+    """A Predictor whose probabilities come from onnxruntime running an exported digitrec model."""
+    path = Path(path)
+    runtime = _open_session(path)
+    metadata = _metadata(path, runtime)
+    inputs = [i.name for i in runtime.get_inputs()]
+    if inputs != [INPUT_NAME]:
+        raise CheckpointError(f"{path}: expected one input named '{INPUT_NAME}', found {inputs}")
+
+    def proba(images: np.ndarray) -> np.ndarray:  # float32 (N, 28, 28) in [0, 1]
+        batch = np.ascontiguousarray(images[:, None], dtype=np.float32)  # (N, 1, 28, 28)
+        chunks = [runtime.run([OUTPUT_NAME], {INPUT_NAME: batch[i : i + _CHUNK]})[0] for i in range(0, len(batch), _CHUNK)]
+        return np.concatenate(chunks)
+
+    info = {key: metadata.get(key) for key in ("model", "model_args", "recipe", "normalization", "metrics", "versions")}
+    info["engine"] = "onnxruntime"
+    return Predictor(proba, metadata["classes"], info, path)
+
+
+def _open_session(path: Path):
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such model file")
+    try:
+        return session(path)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types for a bad file
+        raise CheckpointError(f"{path}: not a readable ONNX model ({_reason(exc)}); expected a file written by digitrec export") from None
+
+
+def _reason(exc: Exception) -> str:
+    """onnxruntime's message without its prefix and C++ source location, on one line."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    message = re.sub(r"^.*? failed:\s*", "", message)  # "[ONNXRuntimeError] : 7 : ... Load model from X failed:"
+    message = re.sub(r"^\S+:\d+ [^(]*\([^)]*\)\s*", "", message)  # "/onnxruntime_src/...cc:256 Model::Model(...)"
+    return message[:200]
+
+
+def _metadata(path: Path, runtime) -> dict[str, Any]:
+    props = runtime.get_modelmeta().custom_metadata_map
+    if props.get("digitrec.format") != FORMAT:
+        raise CheckpointError(f"{path}: an ONNX model, but not one exported by digitrec (no digitrec metadata)")
+    metadata: dict[str, Any] = {}
+    for key, value in props.items():
+        if key.startswith("digitrec."):
+            name = key.removeprefix("digitrec.")
+            try:
+                metadata[name] = json.loads(value) if name in JSON_KEYS else (value or None)
+            except json.JSONDecodeError:
+                raise CheckpointError(f"{path}: corrupt digitrec ONNX metadata ('{key}' is not JSON)") from None
+    if not isinstance(metadata.get("classes"), list) or not metadata["classes"]:
+        raise CheckpointError(f"{path}: digitrec ONNX metadata has no class list")
+    return metadata

@@ -1,0 +1,141 @@
+"""`digitrec predict` and `digitrec read` on photo-like images, and the Python API they wrap."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from digitrec import load_model
+from digitrec.cli import app
+from digitrec.vision import PreprocessError
+from digitrec.synth import photoize, photoize_number
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model):
+    return tiny_model
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, small_mnist):
+    """A folder of 6 photo-like digits (2 in a sub-folder) plus files a search must skip."""
+    folder = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    test = small_mnist["test"]
+    (folder / "more").mkdir()
+    (folder / ".hidden").mkdir()
+    for i in range(6):
+        name = f"more/digit{i}.jpg" if i >= 4 else f"digit{i}.png"
+        photoize(test.images[i], rng).save(folder / name)
+    photoize(test.images[0], rng).save(folder / ".secret.png")
+    photoize(test.images[0], rng).save(folder / ".hidden" / "x.png")
+    (folder / "notes.txt").write_text("not an image, and not named like one")
+    return folder
+
+
+def _run(args):
+    result = runner.invoke(app, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_text_output_one_line_per_image_with_top_k(model, photos):
+    code, out, err = _run(["predict", model, photos])
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert len(lines) == 6  # hidden files, hidden folders and notes.txt are skipped
+    assert lines[0].startswith(f"{photos / 'digit0.png'}: ") and lines[-1].startswith(f"{photos / 'more' / 'digit5.jpg'}: ")
+    pattern = re.compile(r".+: \d \(\d\.\d{3}\)  \[top 3: \d \d\.\d\d, \d \d\.\d\d, \d \d\.\d\d\]$")
+    assert all(pattern.match(line) for line in lines), out
+    code, out, _ = _run(["predict", model, photos / "digit0.png", "--top-k", "1"])
+    assert code == 0 and re.fullmatch(r".+digit0\.png: \d \(\d\.\d{3}\)\n", out)
+
+
+def test_json_output_matches_the_python_api(model, photos):
+    code, out, _ = _run(["predict", model, photos, "--json", "-k", "2"])
+    assert code == 0
+    results = json.loads(out)
+    assert len(results) == 6
+    predictor = load_model(model)
+    for result in results:
+        assert set(result) == {"path", "label", "confidence", "uncertain", "probabilities", "top_k"}
+        prediction = predictor.predict_image(result["path"])
+        assert result["label"] == prediction.label and result["uncertain"] is False
+        assert result["confidence"] == pytest.approx(prediction.confidence, abs=1e-6)
+        assert len(result["probabilities"]) == 10 and sum(result["probabilities"]) == pytest.approx(1, abs=1e-4)
+        assert [t["label"] for t in result["top_k"]] == [label for label, _ in prediction.top(2)]
+        assert result["label"] == str(int(np.argmax(result["probabilities"])))
+    assert prediction.image.shape == (28, 28) and prediction.image.dtype == np.uint8
+
+
+def test_photo_digits_are_mostly_right(model, small_mnist, photos):
+    labels = {f"digit{i}": str(small_mnist["test"].labels[i]) for i in range(6)}
+    results = json.loads(_run(["predict", model, photos, "--json"])[1])
+    right = sum(r["label"] == labels[r["path"].rsplit("/", 1)[1].split(".")[0]] for r in results)
+    assert right >= 5, results  # the fixture model: 98.0% on clean MNIST
+
+
+def test_below_min_confidence_is_uncertain_not_a_guess(model, photos):
+    code, out, _ = _run(["predict", model, photos / "digit0.png", "--min-confidence", "1"])
+    assert code == 0 and re.fullmatch(r".+digit0\.png: \? \(uncertain: \d \d\.\d\d, \d \d\.\d\d, \d \d\.\d\d\)\n", out), out
+    [result] = json.loads(_run(["predict", model, photos / "digit0.png", "--min-confidence", "1", "--json"])[1])
+    assert result["label"] is None and result["uncertain"] is True and 0 < result["confidence"] < 1
+
+
+def test_one_bad_file_is_reported_and_the_rest_predicted(model, photos, tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    Image.new("L", (60, 60), 255).save(tmp_path / "blank.png")
+    code, out, err = _run(["predict", model, photos / "digit1.png", tmp_path / "broken.png", photos / "digit2.png"])
+    assert code == 1 and len(out.splitlines()) == 2
+    assert err.splitlines() == [f"digitrec: error: cannot read {tmp_path / 'broken.png'}: not an image, or an unsupported format"]
+    code, out, err = _run(["predict", model, tmp_path / "blank.png", tmp_path / "missing.png", "--json"])
+    assert code == 1 and [r["path"] for r in json.loads(out)] == [str(tmp_path / "blank.png"), str(tmp_path / "missing.png")]
+    lines = err.splitlines()
+    assert len(lines) == 2 and "blank.png" in lines[0] and "blank" in lines[0].split(":", 2)[2]
+    assert "missing.png" in lines[1] and "no such file" in lines[1]
+
+
+def test_empty_folder_and_bad_options(model, tmp_path):
+    code, out, err = _run(["predict", model, tmp_path])
+    assert code == 1 and out == "" and "no image files in this folder" in err and str(tmp_path) in err
+    for option, value, words in (("--top-k", "0", "between 1 and 10"), ("--min-confidence", "1.5", "between 0 and 1")):
+        code, _, err = _run(["predict", model, tmp_path, option, value])
+        assert code == 1 and len(err.splitlines()) == 1 and words in err
+    code, _, err = _run(["predict", tmp_path / "nope.pt", tmp_path])
+    assert code == 1 and err.strip() == f"digitrec: error: {tmp_path / 'nope.pt'}: no such model file"
+
+
+def test_read_numbers(model, small_mnist, tmp_path):
+    rng = np.random.default_rng(3)
+    test = small_mnist["test"]
+    for name, picks in (("a.png", [1, 2, 3]), ("b.png", [4, 5, 6, 7])):
+        photoize_number(list(test.images[picks]), rng, touch=0.0).save(tmp_path / name)
+    code, out, _ = _run(["read", model, tmp_path, "--json"])
+    assert code == 0
+    results = json.loads(out)
+    assert [len(r["text"]) for r in results] == [3, 4]
+    for result in results:
+        assert result["text"] == "".join(d["label"] for d in result["digits"])
+        x0s = [d["box"][0] for d in result["digits"]]
+        assert x0s == sorted(x0s) and all(len(d["box"]) == 4 and 0 < d["confidence"] <= 1 for d in result["digits"])
+    code, out, _ = _run(["read", model, tmp_path / "a.png"])
+    assert code == 0 and re.fullmatch(r".+a\.png: \d{3}  \(\d \d\.\d\d, \d \d\.\d\d, \d \d\.\d\d\)\n", out), out
+
+
+def test_python_api(model, small_mnist):
+    predictor = load_model(model)
+    digit = small_mnist["test"].images[0]
+    prediction = predictor.predict_image(digit)  # an MNIST array passes through unchanged
+    assert np.array_equal(prediction.image, digit)
+    np.testing.assert_allclose(prediction.probabilities, predictor.predict_proba(digit)[0])
+    assert prediction.label == predictor.classes[int(predictor.predict(digit)[0])]
+    text, digits = predictor.read_number(np.hstack([small_mnist["test"].images[1], small_mnist["test"].images[2]]))
+    assert len(text) == 2 and [d.box[0] < 28 for d in digits] == [True, False]
+    with pytest.raises(PreprocessError, match="blank"):
+        predictor.predict_image(np.zeros((50, 50), np.uint8))

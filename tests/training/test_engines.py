@@ -1,0 +1,73 @@
+"""Every recipe through its engine's one interface, on a few real digits: shapes, hooks, no NaN."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from digitrec.data import Split
+from digitrec.errors import DigitrecError
+from digitrec.recipes import get_recipe, list_recipes
+from digitrec.training.engines import ENGINES, get_engine
+from digitrec.training.interface import FitData, Hooks
+
+CLASSES = [str(d) for d in range(10)]
+
+
+def _data(small_mnist, n: int = 120, val: int = 40) -> FitData:
+    train = small_mnist["train"]
+    return FitData("mnist", CLASSES, Split(train.images[:n], train.labels[:n]),
+                   Split(train.images[n:n + val], train.labels[n:n + val]))
+
+
+@pytest.mark.parametrize("name", list_recipes())
+def test_every_recipe_fits_through_its_engine(name, small_mnist, tmp_path):
+    recipe = get_recipe(name).override(epochs=2, batch_size=20)
+    engine = get_engine(recipe.engine)
+    ends = []
+    result = engine.fit(recipe, _data(small_mnist), Hooks(on_epoch_end=ends.append))
+    assert [row["epoch"] for row in result.history] == [1, 2] and [end.epoch for end in ends] == [1, 2]
+    assert all(math.isfinite(row["train_loss"]) and 0 <= row["val_acc"] <= 1 for row in result.history)
+    assert ends[0].improved and (ends[0].save_state is None) == (not engine.can_resume)
+    probs = result.predictor.predict_proba(small_mnist["test"].images[:5])
+    assert probs.shape == (5, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5) and result.params > 0
+    result.save_model(tmp_path / result.model_file, {"note": "test"})
+    ends[-1].save_model(tmp_path / ("last-" + result.model_file), {})
+    assert (tmp_path / result.model_file).stat().st_size > 0
+
+
+def test_the_table_names_every_engine_a_recipe_can_ask_for():
+    assert set(ENGINES) == {"torch", "scratch"}
+    with pytest.raises(DigitrecError, match="unknown engine 'jax'; choose from: torch, scratch"):
+        get_engine("jax")
+
+
+def test_engines_refuse_what_they_cannot_run():
+    for engine, recipe, words in (
+        ("torch", get_recipe("default").override(optimizer="lbfgs"), "unknown optimizer 'lbfgs'"),
+        ("torch", get_recipe("default").override(momentum=0.9), "momentum applies to sgd and rmsprop"),
+        ("torch", get_recipe("default").override(model="resnet"), "unknown model 'resnet'; choose from"),
+        ("torch", get_recipe("default").override(augment_args={"spin": 3}), "spin"),
+        ("scratch", get_recipe("nielsen").override(model_args={"sizes": [784, 10], "width": 3}), "not width"),
+        ("scratch", get_recipe("nielsen").override(model_args={"sizes": [784, 10], "activation": "gelu"}), "gelu"),
+    ):
+        with pytest.raises(DigitrecError, match=words):
+            get_engine(engine).check(recipe)
+
+
+@pytest.mark.parametrize("name", ["nielsen", "mxnet-mlp"])
+def test_both_engines_stop_early_on_validation_accuracy(name, small_mnist):
+    """Patience 1: training ends at the first epoch that is no better than the best so far."""
+    recipe = get_recipe(name).override(epochs=12, early_stopping=1, batch_size=20)
+    ends = []
+    result = get_engine(recipe.engine).fit(recipe, _data(small_mnist, n=200, val=100), Hooks(on_epoch_end=ends.append))
+    accs = [row["val_acc"] for row in result.history]
+    best = accs[0]
+    for epoch, acc in enumerate(accs[1:], start=2):
+        assert ends[epoch - 1].improved == (acc > best)
+        if acc <= best:
+            assert epoch == len(accs)  # stopped right there
+        best = max(best, acc)
+    assert len(accs) < 12, accs  # 200 digits, lr as the recipe: validation accuracy stalls well before
