@@ -11,3 +11,7 @@ class DatasetError(DigitrecError):
 
 class CheckpointError(DigitrecError):
     """A model file cannot be read or does not describe a digitrec model."""
+
+
+class RankLostError(DigitrecError):
+    """Under torchrun, another rank died or hung, so a collective operation failed on this one."""

@@ -10,7 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import DigitrecError
+from ..errors import DigitrecError, RankLostError
 
 
 class _FriendlyErrors(TyperGroup):
@@ -36,8 +36,17 @@ class _FriendlyErrors(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the whole point is one line, not a traceback
             if _debug(ctx):
                 raise
-            typer.echo(f"digitrec: error: {_describe(exc)}", err=True)
+            if not _said_elsewhere(exc):
+                typer.echo(f"digitrec: error: {_describe(exc)}", err=True)
             raise typer.Exit(1) from None
+
+
+def _said_elsewhere(exc: Exception) -> bool:
+    """Under torchrun, bad input is met by every rank alike (rank 0 alone says so), and a rank that
+    lost its peers is reported by `--nproc`'s launcher, which names the rank that died."""
+    if isinstance(exc, RankLostError):
+        return os.environ.get("DIGITREC_LAUNCHER") == "1"
+    return isinstance(exc, DigitrecError) and os.environ.get("RANK", "0") != "0"
 
 
 def _debug(ctx: typer.Context) -> bool:

@@ -8,11 +8,12 @@ from typing import List, Optional
 import typer
 
 from . import app
-from .options import DataDirOption, DataOption, QuietOption
+from .options import DataDirOption, DataOption, QuietOption, given, worker_args
 
 
 @app.command("cv")
 def cv_cmd(
+    ctx: typer.Context,
     recipe: str = typer.Option(..., "--recipe", "-r", help="Recipe name (see `digitrec recipes`)."),
     folds: int = typer.Option(5, "--folds", "-k", min=2, help="Number of folds; each holds out 1/k of the training data."),
     stratified: bool = typer.Option(True, "--stratified/--no-stratified", help="Keep class proportions in every fold."),
@@ -22,6 +23,8 @@ def cv_cmd(
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default runs/cv-<recipe>-<timestamp>).", file_okay=False),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Folds trained at once, each in its own process."),
+    nproc: Optional[int] = typer.Option(None, "--nproc", min=1, help="Share the folds out over N torchrun processes "
+                                        "(this machine; for several, run `torchrun ... -m digitrec cv ...`)."),
     threads: Optional[int] = typer.Option(
         None, "--threads", min=1,
         help="Torch CPU threads per fold (default: cores // workers). Results are bitwise equal for equal threads."),
@@ -34,14 +37,23 @@ def cv_cmd(
     quiet: bool = QuietOption,
 ) -> None:
     """k-fold cross-validation of a recipe: cv.json, cv.md, curves.png and boxplot.png in the output folder."""
-    from ..training.crossval import CVOptions, cross_validate
     from ..recipes import get_recipe
+    from ..training.crossval import CVOptions, cross_validate
+    from ..training.distributed import ranks_from_env
     from ..training.run import RunOptions
+
+    if nproc is not None:
+        from ..training.launch import run_workers
+
+        run_workers(nproc, worker_args(ctx, "cv", ctx.params, given(ctx, ctx.params) - {"nproc"}))
+        return
 
     chosen = get_recipe(recipe).override(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     options = RunOptions(data=data, data_dir=str(data_dir) if data_dir else None, out=str(out) if out else None,
                          device=device, limit=limit, deterministic=deterministic, quiet=quiet)
     result = cross_validate(chosen, options, CVOptions(folds, stratified, workers, threads, final))
+    if not ranks_from_env().writer:
+        return
     s = result.summary
     line = (f"cv directory: {result.path}  accuracy {s['mean']:.4f} +- {s['std']:.4f} "
             f"(95% CI {s['ci95'][0]:.4f}-{s['ci95'][1]:.4f}, {folds} folds)")

@@ -16,13 +16,14 @@ from typing import Any, Optional
 import typer
 
 from . import app
-from .options import DataDirOption, DataOption, QuietOption
+from .options import DataDirOption, DataOption, QuietOption, given, worker_args
 
 recipes_app = typer.Typer(help="The training recipes: list them, or print one as TOML.", invoke_without_command=True)
 app.add_typer(recipes_app, name="recipes")
 
 # What --resume takes besides the run folder; every other option would change what the run is.
-_RESUME_TAKES = {"resume", "epochs", "device", "quiet"}
+_RESUME_TAKES = {"resume", "epochs", "device", "quiet", "nproc", "max_restarts"}
+_LAUNCHER = {"nproc", "max_restarts"}  # options of the launcher, not passed on to the workers
 
 
 @recipes_app.callback()
@@ -62,17 +63,24 @@ def _train(ctx: typer.Context, **values: Any) -> None:
 
     Start from a named --recipe or a TOML --config (see `digitrec recipes show`); any recipe field
     can be overridden with its option. --resume continues a run from its last.pt, with nothing but
-    --epochs (to extend it), --device and --quiet.
+    --epochs (to extend it), --device and --quiet. --nproc N trains data-parallel in N processes
+    (torchrun on this machine); for several machines run `torchrun ... -m digitrec train ...`.
+    --seeds 1,2,3 trains one run per seed into DIR/seed-N/ (spread over the --nproc processes).
     """
     from ..errors import DigitrecError
     from ..recipes import get_recipe, read_recipe
     from ..training.run import RunOptions, resume_run, train_run
 
-    given = {name for name in values if _given(ctx, name)}
+    chosen = given(ctx, values)
+    if values["nproc"] is not None:
+        from ..training.launch import run_workers
+
+        run_workers(values["nproc"], worker_args(ctx, "train", values, chosen - _LAUNCHER), values["max_restarts"])
+        return
     fields = _recipe_fields()
     overrides = {name: _parse(name, values[name]) for name in fields if values[name] is not None}
     if values["resume"] is not None:
-        refused = sorted(given - _RESUME_TAKES)
+        refused = sorted(chosen - _RESUME_TAKES)
         if refused:
             raise DigitrecError(
                 f"{_flags(refused)} cannot be combined with --resume: the run's recipe and options are fixed in "
@@ -80,7 +88,7 @@ def _train(ctx: typer.Context, **values: Any) -> None:
                 "start a new run to change them"
             )
         result = resume_run(values["resume"], epochs=overrides.get("epochs"), quiet=values["quiet"],
-                            device=values["device"] if "device" in given else None)
+                            device=values["device"] if "device" in chosen else None)
     else:
         if values["config"] is not None and values["recipe"] is not None:
             raise DigitrecError("--recipe and --config both name a recipe; give one of them")
@@ -90,17 +98,35 @@ def _train(ctx: typer.Context, **values: Any) -> None:
             out=str(values["out"]) if values["out"] else None, device=values["device"], limit=values["limit"],
             deterministic=values["deterministic"], quiet=values["quiet"],
         )
+        if values["seeds"] is not None:
+            _seed_study(base.override(**overrides), options, values["seeds"])
+            return
         result = train_run(base.override(**overrides), options)
+    from ..training.distributed import ranks_from_env
+
+    if not ranks_from_env().writer:
+        return  # rank 0 says what the run wrote
     summary = f"run directory: {result.run_dir}"
     if "test_accuracy" in result.metrics:
         summary += f"  test accuracy {result.metrics['test_accuracy']:.4f}"
     typer.echo(summary)
 
 
-def _given(ctx: typer.Context, name: str) -> bool:
-    """Whether the user gave this option (on the command line or in the environment), not its default."""
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+def _seed_study(recipe, options, seeds_text: str) -> None:
+    from ..errors import DigitrecError
+    from ..training.distributed import ranks_from_env
+    from ..training.seeds import train_seeds
+
+    try:
+        seeds = [int(part) for part in seeds_text.split(",") if part.strip()]
+    except ValueError:
+        raise DigitrecError(f"--seeds wants whole numbers separated by commas, e.g. 1,2,3; got {seeds_text}") from None
+    summary = train_seeds(recipe, options, seeds)
+    if ranks_from_env().writer:
+        spread = f" +- {summary['std']:.4f}" if summary["std"] is not None else ""
+        mean = f"  test accuracy {summary['mean']:.4f}{spread}" if summary["mean"] is not None else ""
+        typer.echo(f"seed study: {summary['config']['options']['out']}  {len(summary['runs'])} runs{mean}")
 
 
 def _flags(names: list[str]) -> str:
@@ -154,6 +180,11 @@ def _train_command():
         ("device", str, typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")),
         ("limit", Optional[int], typer.Option(None, "--limit", min=2, help="Train on a stratified subset of N training images.")),
         ("resume", Optional[Path], typer.Option(None, "--resume", file_okay=False, help="Continue the run in this directory from its last.pt.")),
+        ("nproc", Optional[int], typer.Option(None, "--nproc", min=1, help="Train data-parallel in N processes on this machine (torchrun).")),
+        ("max_restarts", int, typer.Option(0, "--max-restarts", min=0, help="With --nproc: restart the job from rank 0's last.pt "
+                                           "this many times when a rank dies.")),
+        ("seeds", Optional[str], typer.Option(None, "--seeds", metavar="N,N,...", help="One run per seed into OUT/seed-N/, "
+                                              "plus seeds.json and seeds.md (spread over --nproc processes).")),
         ("deterministic", bool, typer.Option(False, "--deterministic", help="Use PyTorch's deterministic algorithms.")),
         ("quiet", bool, QuietOption),
     ]

@@ -29,6 +29,7 @@ from ..errors import DigitrecError
 from ..evaluation.compare import summarize
 from ..recipes import Recipe
 from ..versions import versions
+from .distributed import Ranks, barrier, gather_objects, rank_zero_first, start
 from .engines import get_engine
 from .environment import resolve_device
 from .interface import FitData, Hooks
@@ -84,18 +85,30 @@ def split_hash(images: np.ndarray, labels: np.ndarray, folds: list[tuple[np.ndar
 
 
 def cross_validate(recipe: Recipe, options: RunOptions, cv: CVOptions) -> CVResult:
-    """Run k-fold cross-validation of `recipe` (any engine); writes cv.json, cv.md, curves.png, boxplot.png."""
+    """Run k-fold cross-validation of `recipe` (any engine); writes cv.json, cv.md, curves.png, boxplot.png.
+
+    Under torchrun (`digitrec cv --nproc N`) the folds are shared out over the ranks, each fold
+    trained whole by one rank, and rank 0 gathers and writes the results; with equal --threads
+    they equal a serial run's.
+    """
     check_recipe(recipe)
     if cv.folds < 2:
         raise DigitrecError(f"--folds must be at least 2, got {cv.folds}")
     if cv.workers < 1 or (cv.threads is not None and cv.threads < 1):
         raise DigitrecError("--workers and --threads must be at least 1")
-    device = resolve_device(options.device)
-    threads = cv.threads or max(1, usable_cores() // cv.workers)
+    ranks, device, _ = start(resolve_device(options.device))
+    if ranks.distributed and cv.workers > 1:
+        raise DigitrecError("--workers and --nproc (torchrun) are two ways to spread folds over processes; use one")
+    threads = cv.threads or max(1, usable_cores() // (ranks.local_world if ranks.distributed else cv.workers))
+    if ranks.distributed and options.out is None:
+        raise DigitrecError("a distributed cv run needs --out: every rank must name the same folder")
     path = Path(options.out) if options.out else default_run_dir(f"cv-{recipe.name}")
-    if (path / "cv.json").exists():
+    taken = (path / "cv.json").exists()
+    barrier(ranks)  # every rank has looked before rank 0 writes
+    if taken:
         raise DigitrecError(f"{path} already holds a cv run; choose another --out")
-    data, _ = prepare_data(recipe.override(val_fraction=0.0), options)
+    with rank_zero_first(ranks):
+        data, _ = prepare_data(recipe.override(val_fraction=0.0), options)
     labels = data.train.labels
     counts = np.bincount(labels)
     if cv.stratified and counts[counts > 0].min() < cv.folds:
@@ -104,20 +117,21 @@ def cross_validate(recipe: Recipe, options: RunOptions, cv: CVOptions) -> CVResu
         raise DigitrecError(f"{len(labels)} training examples are too few for {cv.folds} folds")
     plan = kfold_indices(labels, cv.folds, recipe.seed, cv.stratified)
     created = not path.exists()
-    run_dir = RunDir(path)
-    reporter = Reporter(recipe.epochs, quiet=options.quiet)
+    run_dir = RunDir(path, writer=ranks.writer)
+    reporter = Reporter(recipe.epochs, quiet=options.quiet or not ranks.writer)
     summary: dict[str, Any] = {
         "recipe": recipe.name, "model": recipe.model, "dataset": data.name, "train_size": len(labels),
         "split": {"folds": cv.folds, "stratified": cv.stratified, "seed": recipe.seed, "examples": len(labels),
                   "limit": options.limit, "hash": split_hash(data.train.images, labels, plan)},
-        "threads": threads, "workers": cv.workers, "device": device, "complete": False,
+        "threads": threads, "workers": cv.workers, "processes": ranks.world, "device": device, "complete": False,
         "config": {"recipe": recipe.to_dict(), "options": dataclasses.asdict(options) | {"out": str(path)},
                    "cv": dataclasses.asdict(cv) | {"threads": threads}, "versions": versions()},
         "folds": [],
     }
     reporter.log(f"cv directory {path}")
     reporter.log(f"recipe {json.dumps(recipe.to_dict(), separators=(',', ':'))}")
-    reporter.log(f"device {device}, {cv.workers} worker(s) x {threads} thread(s), "
+    reporter.log(f"device {device}, {max(cv.workers, ranks.world)} {'rank' if ranks.distributed else 'worker'}(s) x "
+                 f"{threads} thread(s), "
                  + ", ".join(f"{k} {v}" for k, v in versions().items()))
     reporter.log(f"data {data.name}: {len(labels)} training examples in {cv.folds} "
                  f"{'stratified ' if cv.stratified else ''}folds (seed {recipe.seed}, split {summary['split']['hash'][:12]})")
@@ -125,13 +139,16 @@ def cross_validate(recipe: Recipe, options: RunOptions, cv: CVOptions) -> CVResu
     try:
         tasks = [FoldTask(recipe, i + 1, cv.folds, train, held, data.name, data.classes, device, options.quiet,
                           options.deterministic) for i, (train, held) in enumerate(plan)]
-        for fold in _run_folds(tasks, data.train.images, labels, threads, cv.workers):
+        folds = (_shared_folds(tasks, data.train.images, labels, threads, ranks) if ranks.distributed
+                 else _run_folds(tasks, data.train.images, labels, threads, cv.workers))
+        for fold in folds:
             summary["params"] = fold.pop("params")
             summary["folds"] = sorted(summary["folds"] + [fold], key=lambda f: f["fold"])
-            print(FOLD_LINE.format(folds=cv.folds, **fold), file=reporter.stream, flush=True)  # even when quiet
+            if ranks.writer:
+                print(FOLD_LINE.format(folds=cv.folds, **fold), file=reporter.stream, flush=True)  # even when quiet
             run_dir.write_json("cv.json", summary)  # partial: a long run keeps the folds it finished
     except BaseException:
-        if created and not summary["folds"]:
+        if created and not summary["folds"] and ranks.writer:
             shutil.rmtree(path, ignore_errors=True)
         raise
     scores = summary["folds"]
@@ -171,6 +188,18 @@ def _run_folds(tasks: list[FoldTask], images: np.ndarray, labels: np.ndarray, th
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _shared_folds(tasks: list[FoldTask], images: np.ndarray, labels: np.ndarray, threads: int, ranks: Ranks):
+    """Under torchrun: round r trains fold r * world + rank on each rank; every rank yields the
+    round's results in fold order once all ranks have them (so cv.json grows round by round)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    for first in range(0, len(tasks), ranks.world):
+        mine = first + ranks.rank
+        result = train_fold(images, labels, tasks[mine], bars=ranks.writer) if mine < len(tasks) else None
+        yield from (found for found in gather_objects(ranks, result) if found is not None)
 
 
 def train_fold(images: np.ndarray, labels: np.ndarray, task: FoldTask, bars: bool = False) -> dict[str, Any]:

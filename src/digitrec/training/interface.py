@@ -8,6 +8,7 @@ from typing import Any, Callable, Protocol
 
 from ..data import Split
 from ..recipes import Recipe
+from .distributed import SINGLE, Ranks
 from .progress import Reporter
 
 SaveModel = Callable[[Path, dict[str, Any]], None]  # write a model file holding these metrics
@@ -55,10 +56,12 @@ class Engine(Protocol):
     name: str
     model_file: str
     can_resume: bool
+    can_distribute: bool  # trains data-parallel under torchrun
 
     def check(self, recipe: Recipe) -> None:
         """Refuse, with one line, a recipe this engine cannot run (unknown names, bad values)."""
 
     def fit(self, recipe: Recipe, data: FitData, hooks: Hooks, device: str = "cpu",
-            resume: Path | None = None) -> FitResult:
-        """Train a fresh model as `recipe` says (or continue from the state file `resume`)."""
+            resume: Path | None = None, ranks: Ranks = SINGLE) -> FitResult:
+        """Train a fresh model as `recipe` says (or continue from the state file `resume`);
+        with `ranks` of a torchrun job, data-parallel with the other ranks."""

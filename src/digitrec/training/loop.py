@@ -16,6 +16,7 @@ from torch import nn
 
 from ..recipes import Recipe
 from .augment import AugmentConfig, augment_batch
+from .distributed import SINGLE, Ranks, all_reduce_sum
 from .history import improved
 from .optim import EarlyStopping, build_optimizer, build_scheduler
 from .progress import Reporter
@@ -47,12 +48,19 @@ class EpochState:
     training_state: Callable[[], dict[str, Any]]  # optimizer, schedule, RNG... for last.pt
 
 
-def evaluate_tensors(model: nn.Module, data: TensorSplit, batch_size: int) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of `model` on `data` (eval mode, no gradients)."""
+def evaluate_tensors(model: nn.Module, data: TensorSplit, batch_size: int, ranks: Ranks = SINGLE) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of `model` on `data` (eval mode, no gradients).
+
+    Distributed, each rank scores every world-th example and the sums are added up over ranks.
+    """
     was_training = model.training
     model.eval()
-    loss_sum = torch.zeros((), dtype=torch.float64, device=data.labels.device)
-    correct = torch.zeros((), dtype=torch.int64, device=data.labels.device)
+    device = data.labels.device
+    if ranks.distributed:
+        data = TensorSplit(data.images[ranks.rank::ranks.world], data.labels[ranks.rank::ranks.world])
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    count = torch.tensor(len(data), dtype=torch.int64, device=device)
     with torch.inference_mode():
         for start in range(0, len(data), batch_size):
             images = data.images[start:start + batch_size]
@@ -60,8 +68,9 @@ def evaluate_tensors(model: nn.Module, data: TensorSplit, batch_size: int) -> tu
             logits = model(images)
             loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").double()
             correct += (logits.argmax(1) == labels).sum()
+    all_reduce_sum(ranks, loss_sum, correct, count)
     model.train(was_training)
-    return loss_sum.item() / len(data), correct.item() / len(data)
+    return loss_sum.item() / count.item(), correct.item() / count.item()
 
 
 def fit(
@@ -73,6 +82,7 @@ def fit(
     reporter: Reporter | None = None,
     resume: dict[str, Any] | None = None,
     on_epoch_end: Callable[[EpochState], None] | None = None,
+    ranks: Ranks = SINGLE,
 ) -> list[dict[str, Any]]:
     """Train `model` (a Classifier, already on the data's device) as `recipe` says; return the history.
 
@@ -81,6 +91,11 @@ def fit(
     uninterrupted run would. The best epoch is judged by validation accuracy when there is a
     validation split, else every epoch counts as the newest best; early stopping watches the
     same validation accuracy.
+
+    Distributed (`model` wrapped in DistributedDataParallel), every rank draws the same
+    permutation and each step's global batch of `recipe.batch_size` is split between the ranks,
+    so one step means what it means in one process; batch-norm statistics and the metrics are
+    averaged over ranks at the end of every epoch.
     """
     args = recipe.args
     reporter = reporter or Reporter(recipe.epochs, quiet=True)
@@ -88,12 +103,12 @@ def fit(
         args.optimizer, model.parameters(), recipe.lr, momentum=args.momentum,
         nesterov=args.nesterov, weight_decay=args.weight_decay, **args.optimizer_args,
     )
-    steps_per_epoch = _batch_count(len(train), recipe.batch_size)
+    steps_per_epoch = _batch_count(len(train), recipe.batch_size, ranks.world)
     schedule = build_scheduler(args.schedule, optimizer, recipe.epochs, steps_per_epoch, **args.schedule_args)
     stopper = EarlyStopping(recipe.early_stopping, mode="max") if recipe.early_stopping else None
     augment = AugmentConfig(**args.augment_args) if args.augment else None
-    generator = torch.Generator().manual_seed(recipe.seed)  # shuffling and augmentation, on CPU
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+    generator = torch.Generator().manual_seed(recipe.seed)  # shuffling (and, in one process, augmentation), on CPU
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing, reduction="sum" if ranks.distributed else "mean")
     history: list[dict[str, Any]] = []
     stopped = False  # early stopping fired; a resumed run must not train on
     if resume is not None:
@@ -124,8 +139,13 @@ def fit(
         started = time.perf_counter()
         reporter.start_epoch(epoch, len(train))
         lr = schedule.lr
-        train_loss, train_acc, seen = _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, reporter)
-        val_loss, val_acc = evaluate_tensors(model, val, args.eval_batch_size) if val is not None else (None, None)
+        epoch_rng = _per_rank_rng(recipe.seed, epoch, ranks)
+        train_loss, train_acc, seen = _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment,
+                                                   generator, epoch_rng or generator, reporter, ranks)
+        net = model.module if ranks.distributed else model
+        if ranks.distributed:
+            _average_buffers(net, ranks)
+        val_loss, val_acc = evaluate_tensors(net, val, args.eval_batch_size, ranks) if val is not None else (None, None)
         record = {
             "epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
             "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - started,
@@ -144,36 +164,60 @@ def fit(
     return history
 
 
-def _batch_count(samples: int, batch_size: int) -> int:
-    return max(1, samples // batch_size + (samples % batch_size > 1))
+def _batch_count(samples: int, batch_size: int, world: int = 1) -> int:
+    """Steps per epoch: a last batch too small to share out (one example per rank or fewer; batch
+    norm cannot train on one) is dropped this epoch."""
+    return max(1, samples // batch_size + (samples % batch_size > world))
 
 
-def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, reporter):
+def _per_rank_rng(seed: int, epoch: int, ranks: Ranks) -> torch.Generator | None:
+    """Distributed, each rank augments and drops out with its own stream, fixed by (seed, rank,
+    epoch) so that a restarted epoch draws the same; one process keeps its one generator."""
+    if not ranks.distributed:
+        return None
+    mixed = (seed * 1_000_003 + ranks.rank * 7_919 + epoch) % 2**63
+    torch.manual_seed(mixed)  # dropout draws from the global generator
+    return torch.Generator().manual_seed(mixed)
+
+
+def _average_buffers(model: nn.Module, ranks: Ranks) -> None:
+    """Batch-norm running statistics become the mean over ranks (each rank saw its own shards)."""
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            all_reduce_sum(ranks, buffer)
+            buffer.div_(ranks.world)
+
+
+def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, augment_rng, reporter, ranks):
     device = train.images.device
     order = torch.randperm(len(train), generator=generator).to(device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     seen = pending = 0
-    for step in range(_batch_count(len(train), recipe.batch_size)):
-        # a last batch of one example is dropped this epoch (batch norm cannot train on it)
+    for step in range(_batch_count(len(train), recipe.batch_size, ranks.world)):
         index = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
-        images, labels = train.images[index], train.labels[index]
+        share = index.tensor_split(ranks.world)[ranks.rank] if ranks.distributed else index
+        images, labels = train.images[share], train.labels[share]
         if augment is not None:
-            images = augment_batch(images, augment, generator)
+            images = augment_batch(images, augment, augment_rng)
         logits = model(images)
-        loss = loss_fn(logits, labels)
+        # Distributed: DDP averages gradients over ranks, so each rank's summed loss is scaled by
+        # world / global batch; their average is then the mean over the whole global batch.
+        loss = loss_fn(logits, labels) * (ranks.world / len(index)) if ranks.distributed else loss_fn(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if recipe.args.grad_clip:
             nn.utils.clip_grad_norm_(model.parameters(), recipe.args.grad_clip)
         optimizer.step()
         schedule.step_batch()
-        loss_sum += loss.detach().double() * len(index)
+        loss_sum += loss.detach().double() * (len(index) / ranks.world if ranks.distributed else len(index))
         correct += (logits.detach().argmax(1) == labels).sum()
-        seen += len(index)
-        pending += len(index)
+        seen += len(share)
+        pending += len(share)
         if step % _PROGRESS_EVERY == _PROGRESS_EVERY - 1:
             reporter.update(pending, loss_sum.item() / seen, correct.item() / seen)
             pending = 0
     reporter.update(pending, loss_sum.item() / seen, correct.item() / seen)
-    return loss_sum.item() / seen, correct.item() / seen, seen
+    total = torch.tensor(seen, dtype=torch.int64, device=device)
+    all_reduce_sum(ranks, loss_sum, correct, total)
+    return loss_sum.item() / total.item(), correct.item() / total.item(), total.item()

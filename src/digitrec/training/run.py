@@ -19,6 +19,7 @@ from ..data import Split, load_dataset, stratified_split, stratified_subset
 from ..errors import DigitrecError
 from ..recipes import Recipe
 from ..versions import versions
+from .distributed import Ranks, barrier, peers_watched, rank_zero_first, restart_count, start
 from .engines import get_engine
 from .environment import resolve_device
 from .history import best_record
@@ -72,21 +73,36 @@ def prepare_data(recipe: Recipe, options: RunOptions) -> tuple[FitData, Split | 
     return FitData(dataset.name, list(dataset.classes), train, val), test
 
 
-def train_run(recipe: Recipe, options: RunOptions) -> RunResult:
-    """Train `recipe` as `options` say, writing the run directory; returns metrics and the model."""
+def train_run(recipe: Recipe, options: RunOptions, ranks: Ranks | None = None) -> RunResult:
+    """Train `recipe` as `options` say, writing the run directory; returns metrics and the model.
+
+    Under torchrun every rank calls this with the same arguments: they train data-parallel and
+    rank 0 alone writes. After torchrun restarted the job (a rank died, `--max-restarts`), the
+    run carries on from rank 0's last.pt. `ranks=SINGLE` trains in this process alone, whatever
+    the job (a seed study gives each rank runs of its own).
+    """
     check_recipe(recipe)
+    ranks, device, line = _join(recipe, options) if ranks is None else (ranks, resolve_device(options.device), "")
+    if ranks.distributed and options.out is None:
+        raise DigitrecError("a distributed run needs --out: every rank must name the same run directory")
     path = Path(options.out) if options.out else default_run_dir(recipe.name)
+    if restart_count() > 0 and (path / "last.pt").is_file():
+        return resume_run(path, quiet=options.quiet, ranks=ranks)
     created = not path.exists()
-    run_dir = RunDir(path)
-    if (run_dir / "last.pt").exists() or (run_dir / "config.json").exists():
-        raise DigitrecError(f"{run_dir.path} already holds a run; use --resume {run_dir.path} or another --out")
+    taken = (path / "last.pt").exists() or ((path / "config.json").exists() and restart_count() == 0)
+    barrier(ranks)  # every rank has looked before rank 0 writes
+    if taken:
+        raise DigitrecError(f"{path} already holds a run; use --resume {path} or another --out")
+    run_dir = RunDir(path, writer=ranks.writer)
     config = {
         "recipe": recipe.to_dict(), "options": dataclasses.asdict(options) | {"out": str(run_dir.path)},
         "versions": versions(), "started": _now(),
     }
+    if ranks.distributed:  # the global batch is the recipe's, split over this many processes
+        config["distributed"] = {"world": ranks.world, "per_node": ranks.local_world, "device": device}
     run_dir.write_json("config.json", config)
     try:
-        return _run(recipe, options, run_dir, resume_from=None)
+        return _run(recipe, options, run_dir, None, ranks, device, line)
     except BaseException:
         # Failed before any checkpoint: nothing worth keeping, so leave nothing half-written.
         if created and not (run_dir / "last.pt").is_file():
@@ -95,7 +111,7 @@ def train_run(recipe: Recipe, options: RunOptions) -> RunResult:
 
 
 def resume_run(path: str | os.PathLike, *, epochs: int | None = None, quiet: bool | None = None,
-               device: str | None = None) -> RunResult:
+               device: str | None = None, ranks: Ranks | None = None) -> RunResult:
     """Continue the run in `path` from its last.pt; recipe and options come from its config.json.
 
     `epochs` extends (or, before it ends, shortens) the run; config.json then records the new
@@ -114,12 +130,24 @@ def resume_run(path: str | os.PathLike, *, epochs: int | None = None, quiet: boo
     last = run_dir / "last.pt"
     if not last.is_file():
         raise DigitrecError(f"{run_dir.path}: no last checkpoint yet (the run stopped before its first epoch ended); start it again")
+    ranks, device, line = _join(recipe, options) if ranks is None else (ranks, resolve_device(options.device), "")
+    run_dir = RunDir(path, writer=ranks.writer)
     if epochs is not None and epochs != recipe.epochs:
         recipe = _with_epochs(recipe, epochs, _epochs_done(last), run_dir.path)
         config["recipe"] = recipe.to_dict()
         config.setdefault("changes", []).append({"at": _now(), "epochs": epochs})
+        barrier(ranks)  # every rank has read config.json before rank 0 rewrites it
         run_dir.write_json("config.json", config)
-    return _run(recipe, options, run_dir, resume_from=last)
+    return _run(recipe, options, run_dir, last, ranks, device, line)
+
+
+def _join(recipe: Recipe, options: RunOptions) -> tuple[Ranks, str, str]:
+    """This process's ranks (joining the torchrun job, if any), its device and a log line."""
+    ranks, device, line = start(resolve_device(options.device))
+    if ranks.distributed and not get_engine(recipe.engine).can_distribute:
+        raise DigitrecError(f"recipe {recipe.name}: the {recipe.engine} engine trains in one process and does not run "
+                            "data-parallel (torchrun, --nproc); choose a torch recipe")
+    return ranks, device, line
 
 
 def _epochs_done(last: Path) -> tuple[int, bool]:
@@ -144,16 +172,19 @@ def _with_epochs(recipe: Recipe, epochs: int, done: tuple[int, bool], where: Pat
     return recipe.override(epochs=epochs)
 
 
-def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path | None) -> RunResult:
+def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path | None, ranks: Ranks,
+         device: str, distributed_line: str) -> RunResult:
     import torch
 
     if options.deterministic:
         torch.use_deterministic_algorithms(True)
-    device = resolve_device(options.device)
-    data, test = prepare_data(recipe, options)
+    with rank_zero_first(ranks):  # N processes never race to fetch the same dataset into the cache
+        data, test = prepare_data(recipe, options)
     engine = get_engine(recipe.engine)
-    reporter = Reporter(recipe.epochs, quiet=options.quiet)
+    reporter = Reporter(recipe.epochs, quiet=options.quiet or not ranks.writer)
     reporter.log(f"run directory {run_dir.path}" + (" (resuming)" if resume_from else ""))
+    if distributed_line:
+        reporter.log(distributed_line)
     reporter.log(f"recipe {json.dumps(recipe.to_dict(), separators=(',', ':'))}")
     reporter.log(f"device {device}, threads {torch.get_num_threads()}, " + ", ".join(f"{k} {v}" for k, v in versions().items()))
     sizes = [f"train {len(data.train)}"] + [f"{n} {len(s)}" for n, s in (("val", data.val), ("test", test)) if s is not None]
@@ -166,7 +197,10 @@ def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path
         if end.save_state is not None:
             run_dir.save("last.pt", end.save_state)
 
-    result = engine.fit(recipe, data, Hooks(reporter, on_epoch_end), device, resume_from)
+    with peers_watched(ranks):
+        result = engine.fit(recipe, data, Hooks(reporter, on_epoch_end), device, resume_from, ranks)
+    if not ranks.writer:  # rank 0 evaluates on the test split and writes the results
+        return RunResult(run_dir.path, result.history, {}, result.predictor)
     metrics = _finish(recipe, data, test, run_dir, result)
     if test is not None:
         reporter.log(f"test accuracy {metrics['test_accuracy']:.4f}  loss {metrics['test_loss']:.4f}")

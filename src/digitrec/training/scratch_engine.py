@@ -18,6 +18,7 @@ from ..predict import Predictor
 from ..recipes import Recipe
 from ..scratch import ACTIVATIONS, COSTS, OUTPUTS, Network, save_network, sgd
 from ..versions import versions
+from .distributed import SINGLE, Ranks
 from .history import best_record, improved
 from .interface import EpochEnd, FitData, FitResult, Hooks
 
@@ -29,6 +30,7 @@ class ScratchEngine:
     name = "scratch"
     model_file = "model.npz"
     can_resume = False
+    can_distribute = False  # one NumPy process; cv and seed studies still spread it over ranks
 
     def check(self, recipe: Recipe) -> None:
         unknown = sorted(set(recipe.model_args) - _MODEL_ARGS)
@@ -42,7 +44,10 @@ class ScratchEngine:
                                 f"outputs: {', '.join(OUTPUTS)}; costs: {', '.join(COSTS)})") from None
 
     def fit(self, recipe: Recipe, data: FitData, hooks: Hooks, device: str = "cpu",
-            resume: Path | None = None) -> FitResult:
+            resume: Path | None = None, ranks: Ranks = SINGLE) -> FitResult:
+        if ranks.distributed:
+            raise DigitrecError(f"recipe {recipe.name}: the scratch engine trains in one NumPy process and does not run "
+                                "data-parallel (torchrun, --nproc); choose a torch recipe")
         if resume is not None:
             raise DigitrecError("scratch runs cannot be resumed (a whole run takes seconds); start a new one")
         reporter = hooks.reporter

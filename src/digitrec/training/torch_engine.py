@@ -12,6 +12,7 @@ from ..predict import Predictor
 from ..predict.torch import proba_fn
 from ..recipes import Recipe
 from .augment import AugmentConfig
+from .distributed import SINGLE, Ranks
 from .environment import seed_everything
 from .history import best_record
 from .interface import EpochEnd, FitData, FitResult, Hooks
@@ -23,6 +24,7 @@ class TorchEngine:
     name = "torch"
     model_file = "model.pt"
     can_resume = True
+    can_distribute = True
 
     def check(self, recipe: Recipe) -> None:
         """Build the model, optimizer, schedule and augmentation once, so a bad name or value is
@@ -44,7 +46,7 @@ class TorchEngine:
             raise DigitrecError(f"recipe {recipe.name}: label_smoothing must be in [0, 1], got {args.label_smoothing}")
 
     def fit(self, recipe: Recipe, data: FitData, hooks: Hooks, device: str = "cpu",
-            resume: Path | None = None) -> FitResult:
+            resume: Path | None = None, ranks: Ranks = SINGLE) -> FitResult:
         seed_everything(recipe.seed)  # the initial weights (and dropout) depend on the seed alone
         net = create_model(recipe.model, num_classes=len(data.classes), **recipe.model_args)
         model = Classifier(net, recipe.args.mean, recipe.args.std)
@@ -76,7 +78,9 @@ class TorchEngine:
                     save_state=lambda path: save_checkpoint(path, checkpoint(record, end.epoch, end.training_state())),
                 ))
 
-        history = fit(model, train, val, recipe, reporter=hooks.reporter, resume=training, on_epoch_end=on_epoch_end)
+        trained = _data_parallel(model, device) if ranks.distributed else model
+        history = fit(trained, train, val, recipe, reporter=hooks.reporter, resume=training, on_epoch_end=on_epoch_end,
+                      ranks=ranks)
         best = best_record(history)
         if best_state is not None:
             model.load_state_dict(best_state)
@@ -89,3 +93,15 @@ class TorchEngine:
 
         params = sum(p.numel() for p in model.parameters())
         return FitResult(history, predictor, params, self.model_file, save_best)
+
+
+def _data_parallel(model: Classifier, device: str):
+    """DDP over the torchrun job: rank 0's initial weights are broadcast, gradients averaged.
+
+    No device_ids on the CPU. Buffers are synced once, at the start, not every step (that would
+    make rank 0's batch-norm statistics everyone's); the loop averages them after each epoch.
+    """
+    from torch.nn.parallel import DistributedDataParallel
+
+    device_ids = [device] if device.startswith("cuda") else None
+    return DistributedDataParallel(model, device_ids=device_ids, forward_sync_buffers=False)

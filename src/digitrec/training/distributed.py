@@ -1,0 +1,142 @@
+"""Where this process stands in a torchrun job, and the few collectives training needs.
+
+digitrec never launches or talks to other processes itself: `torchrun` (torch.distributed.run)
+starts the workers and sets RANK, WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE; `torch.distributed`
+with Gloo (CPU) or NCCL (CUDA) carries the traffic. Outside torchrun everything here is a no-op
+for a world of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from ..errors import RankLostError
+
+# What Gloo and NCCL say when the other end of a collective went away (their errors are often
+# plain RuntimeErrors, not torch.distributed.DistError).
+_LOST = ("Connection reset by peer", "Connection closed by peer", "Broken pipe", "timed out", "NCCL error", "DistBackendError")
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in the job: global rank and size, and the same on this node."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    @property
+    def writer(self) -> bool:
+        """Only global rank 0 prints, draws progress and writes files."""
+        return self.rank == 0
+
+
+SINGLE = Ranks()
+
+
+def ranks_from_env() -> Ranks:
+    """The ranks torchrun set in the environment (a world of one without torchrun)."""
+    env = os.environ
+    world = int(env.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return SINGLE
+    return Ranks(int(env["RANK"]), world, int(env.get("LOCAL_RANK", "0")), int(env.get("LOCAL_WORLD_SIZE", "1")))
+
+
+def restart_count() -> int:
+    """How often torchrun has restarted this job's workers (`--max-restarts`); 0 on the first try."""
+    return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0"))
+
+
+def start(device: str) -> tuple[Ranks, str, str]:
+    """Join the torchrun job (once per process): the process group, this rank's device and threads.
+
+    Threads: torchrun gives each worker one thread, which leaves cores idle when a node has more
+    cores than workers; each worker takes cores // workers-on-this-node instead. Returns the
+    ranks, this rank's device (cuda:LOCAL_RANK for CUDA) and a line saying what was chosen.
+    """
+    import torch
+    import torch.distributed as dist
+
+    ranks = ranks_from_env()
+    if not ranks.distributed:
+        return ranks, device, ""
+    if device.startswith("cuda"):
+        device = f"cuda:{ranks.local_rank}"
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        store, rank, world = next(dist.rendezvous("env://"))
+        # torchrun's store outlives a restart, and the Gloo addresses the dead attempt's ranks
+        # left in it would be read back (the new ranks then wait on listeners that are gone):
+        # each attempt keeps its keys apart.
+        store = dist.PrefixStore(f"digitrec/attempt-{restart_count()}", store)
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", store=store, rank=rank, world_size=world)
+    threads = max(1, _usable_cores() // ranks.local_world)
+    torch.set_num_threads(threads)
+    backend = dist.get_backend()
+    line = (f"distributed: rank {ranks.rank} of {ranks.world} ({ranks.local_world} on this node), {backend}, "
+            f"{threads} thread(s) per process (cores // processes on this node)")
+    return ranks, device, line
+
+
+@contextlib.contextmanager
+def peers_watched(ranks: Ranks) -> Iterator[None]:
+    """Turn a collective that failed because another rank died into one clear RankLostError."""
+    try:
+        yield
+    except RuntimeError as exc:
+        text = str(exc)
+        if not ranks.distributed or not (type(exc).__module__.startswith("torch.distributed") or any(m in text for m in _LOST)):
+            raise
+        first = text.strip().splitlines()[0][:160] if text.strip() else type(exc).__name__
+        raise RankLostError(f"rank {ranks.rank}: lost contact with another rank, which died or hung ({first})") from exc
+
+
+def barrier(ranks: Ranks) -> None:
+    if ranks.distributed:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+@contextlib.contextmanager
+def rank_zero_first(ranks: Ranks) -> Iterator[None]:
+    """Rank 0 runs the block first (fetching a dataset into the cache, say), the others after it."""
+    if ranks.rank != 0:
+        barrier(ranks)
+    yield
+    if ranks.rank == 0:
+        barrier(ranks)
+
+
+def all_reduce_sum(ranks: Ranks, *tensors):
+    """Sum each tensor over the ranks, in place (a no-op in a world of one)."""
+    if ranks.distributed:
+        import torch.distributed as dist
+
+        for tensor in tensors:
+            dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensors
+
+
+def gather_objects(ranks: Ranks, value: Any) -> list[Any]:
+    """Every rank's `value`, in rank order, on every rank (picklable Python objects)."""
+    if not ranks.distributed:
+        return [value]
+    import torch.distributed as dist
+
+    found: list[Any] = [None] * ranks.world
+    dist.all_gather_object(found, value)
+    return found
+
+
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

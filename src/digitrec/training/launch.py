@@ -1,0 +1,57 @@
+"""`--nproc N`: run a digitrec command under torchrun on this machine, from the same process.
+
+This is torchrun itself (`torch.distributed.run`, standalone rendezvous on localhost), not a
+launcher of our own: `digitrec train --nproc 2 ARGS` does what `torchrun --standalone
+--nproc-per-node 2 -m digitrec train ARGS` does, and says in one line which rank failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from ..errors import DigitrecError
+
+# A worker that failed with this exit code printed its own "digitrec: error: ..." line already.
+_REPORTED = 1
+
+
+def run_workers(nproc: int, worker_args: list[str], max_restarts: int = 0) -> None:
+    """Start `python -m digitrec WORKER_ARGS` in `nproc` processes; wait for all of them.
+
+    Raises DigitrecError naming the first rank that failed (a signal, or an unexpected exit);
+    exits 1 quietly when a rank already explained itself.
+    """
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    if nproc < 1:
+        raise DigitrecError(f"--nproc must be at least 1, got {nproc}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    # torchrun would set 1 and warn about it; each worker picks cores // workers itself anyway
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // nproc)))
+    os.environ["DIGITREC_LAUNCHER"] = "1"  # workers leave the report of a dead rank to this process
+    args = torchrun.parse_args([
+        "--standalone", "--nproc-per-node", str(nproc), "--max-restarts", str(max_restarts),
+        "--monitor-interval", "0.5", "-m", "digitrec", *worker_args,
+    ])
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # its own report is many lines
+    try:
+        torchrun.run(args)
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        if failure.exitcode == _REPORTED:
+            raise SystemExit(1) from None
+        raise DigitrecError(f"rank {rank} of {nproc} failed: {_how(failure.exitcode)}"
+                            + (f" (after {max_restarts} restart(s))" if max_restarts else "")
+                            + "; the run can continue with --resume") from None
+
+
+def _how(exitcode: int) -> str:
+    if exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
