@@ -37,16 +37,20 @@ class _FriendlyErrors(TyperGroup):
             if _debug(ctx):
                 raise
             if not _said_elsewhere(exc):
-                typer.echo(f"digitrec: error: {_describe(exc)}", err=True)
+                typer.echo(f"digitrec: error: {_rank()}{_describe(exc)}", err=True)
             raise typer.Exit(1) from None
 
 
 def _said_elsewhere(exc: Exception) -> bool:
-    """Under torchrun, bad input is met by every rank alike (rank 0 alone says so), and a rank that
-    lost its peers is reported by `--nproc`'s launcher, which names the rank that died."""
-    if isinstance(exc, RankLostError):
-        return os.environ.get("DIGITREC_LAUNCHER") == "1"
-    return isinstance(exc, DigitrecError) and os.environ.get("RANK", "0") != "0"
+    """Under `--nproc`, a rank that lost its peers is reported by the launcher, which names the
+    rank that died."""
+    return isinstance(exc, RankLostError) and os.environ.get("DIGITREC_LAUNCHER") == "1"
+
+
+def _rank() -> str:
+    """'rank N: ' for a torchrun worker other than rank 0 (rank 0 speaks for the job)."""
+    rank = os.environ.get("RANK", "0") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "0"
+    return "" if rank == "0" else f"rank {rank}: "
 
 
 def _debug(ctx: typer.Context) -> bool:

@@ -42,13 +42,15 @@ def cv_cmd(
     from ..training.distributed import ranks_from_env
     from ..training.run import RunOptions
 
+    chosen = get_recipe(recipe).override(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     if nproc is not None:
         from ..training.launch import run_workers
+        from ..training.run import check_recipe
 
+        check_recipe(chosen)  # a bad recipe is refused here, once, rather than by every worker
         run_workers(nproc, worker_args(ctx, "cv", ctx.params, given(ctx, ctx.params) - {"nproc"}))
         return
 
-    chosen = get_recipe(recipe).override(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
     options = RunOptions(data=data, data_dir=str(data_dir) if data_dir else None, out=str(out) if out else None,
                          device=device, limit=limit, deterministic=deterministic, quiet=quiet)
     result = cross_validate(chosen, options, CVOptions(folds, stratified, workers, threads, final))

@@ -69,14 +69,9 @@ def _train(ctx: typer.Context, **values: Any) -> None:
     """
     from ..errors import DigitrecError
     from ..recipes import get_recipe, read_recipe
-    from ..training.run import RunOptions, resume_run, train_run
+    from ..training.run import RunOptions, check_recipe, resume_run, train_run
 
     chosen = given(ctx, values)
-    if values["nproc"] is not None:
-        from ..training.launch import run_workers
-
-        run_workers(values["nproc"], worker_args(ctx, "train", values, chosen - _LAUNCHER), values["max_restarts"])
-        return
     fields = _recipe_fields()
     overrides = {name: _parse(name, values[name]) for name in fields if values[name] is not None}
     if values["resume"] is not None:
@@ -87,21 +82,28 @@ def _train(ctx: typer.Context, **values: Any) -> None:
                 f"{values['resume'] / 'config.json'} (--resume takes --epochs to extend it, --device and --quiet); "
                 "start a new run to change them"
             )
+        if values["nproc"] is not None:
+            return _launch(ctx, values, chosen)
         result = resume_run(values["resume"], epochs=overrides.get("epochs"), quiet=values["quiet"],
                             device=values["device"] if "device" in chosen else None)
     else:
         if values["config"] is not None and values["recipe"] is not None:
             raise DigitrecError("--recipe and --config both name a recipe; give one of them")
         base = read_recipe(values["config"]) if values["config"] is not None else get_recipe(values["recipe"] or "default")
+        recipe = base.override(**overrides)
         options = RunOptions(
             data=values["data"], data_dir=str(values["data_dir"]) if values["data_dir"] else None,
             out=str(values["out"]) if values["out"] else None, device=values["device"], limit=values["limit"],
             deterministic=values["deterministic"], quiet=values["quiet"],
         )
+        if values["nproc"] is not None:  # refuse a bad recipe here, once, rather than in every worker
+            check_recipe(recipe)
+            _refuse_data_parallel_scratch(recipe, values["seeds"])
+            return _launch(ctx, values, chosen)
         if values["seeds"] is not None:
-            _seed_study(base.override(**overrides), options, values["seeds"])
+            _seed_study(recipe, options, values["seeds"])
             return
-        result = train_run(base.override(**overrides), options)
+        result = train_run(recipe, options)
     from ..training.distributed import ranks_from_env
 
     if not ranks_from_env().writer:
@@ -111,6 +113,21 @@ def _train(ctx: typer.Context, **values: Any) -> None:
         summary += f"  test accuracy {result.metrics['test_accuracy']:.4f}"
     typer.echo(summary)
 
+
+
+def _launch(ctx: typer.Context, values: dict[str, Any], chosen: set[str]) -> None:
+    from ..training.launch import run_workers
+
+    run_workers(values["nproc"], worker_args(ctx, "train", values, chosen - _LAUNCHER), values["max_restarts"])
+
+
+def _refuse_data_parallel_scratch(recipe, seeds: str | None) -> None:
+    from ..errors import DigitrecError
+    from ..training.engines import get_engine
+
+    if seeds is None and not get_engine(recipe.engine).can_distribute:
+        raise DigitrecError(f"recipe {recipe.name}: the {recipe.engine} engine trains in one process and does not run "
+                            "data-parallel (torchrun, --nproc); choose a torch recipe, or spread --seeds over processes")
 
 
 def _seed_study(recipe, options, seeds_text: str) -> None:
