@@ -6,6 +6,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from ..errors import DigitrecError
 from ..models import Classifier, build_model, create_model, load_checkpoint, make_checkpoint, save_checkpoint
 from ..predict import Predictor
@@ -59,6 +61,8 @@ class TorchEngine:
             if best_path.is_file():
                 best_state = build_model(load_checkpoint(best_path), best_path).state_dict()
         model.to(device)
+        if recipe.args.channels_last:  # weights NHWC; a 1-channel input is the same in either layout
+            model.to(memory_format=torch.channels_last)
         train = TensorSplit.from_arrays(data.train.images, data.train.labels, device)
         val = TensorSplit.from_arrays(data.val.images, data.val.labels, device) if data.val is not None else None
 
