@@ -24,7 +24,8 @@ from .environment import resolve_device
 from .history import best_record
 from .interface import EpochEnd, FitData, FitResult, Hooks
 from .progress import Reporter
-from .rundir import RunDir, default_run_dir
+from ..atomic import remove_stale_temps
+from .rundir import RunDir, default_run_dir, holds_results
 
 # Schedules whose learning rate at an epoch depends on the total epoch count: a finished run
 # cannot be extended with more epochs without changing what its earlier epochs meant.
@@ -78,15 +79,19 @@ def train_run(recipe: Recipe, options: RunOptions) -> RunResult:
     path = Path(options.out) if options.out else default_run_dir(recipe.name)
     created = not path.exists()
     run_dir = RunDir(path)
-    if (run_dir / "last.pt").exists() or (run_dir / "config.json").exists():
+    note = ""
+    if holds_results(run_dir.path):
         raise DigitrecError(f"{run_dir.path} already holds a run; use --resume {run_dir.path} or another --out")
+    if (run_dir / "config.json").exists():
+        remove_stale_temps(run_dir.path)
+        note = " (its config.json was left by a run stopped before its first epoch: starting afresh)"
     config = {
         "recipe": recipe.to_dict(), "options": dataclasses.asdict(options) | {"out": str(run_dir.path)},
         "versions": versions(), "started": _now(),
     }
     run_dir.write_json("config.json", config)
     try:
-        return _run(recipe, options, run_dir, resume_from=None)
+        return _run(recipe, options, run_dir, resume_from=None, note=note)
     except BaseException:
         # Failed before any checkpoint: nothing worth keeping, so leave nothing half-written.
         if created and not (run_dir / "last.pt").is_file():
@@ -109,11 +114,15 @@ def resume_run(path: str | os.PathLike, *, epochs: int | None = None, quiet: boo
     options = RunOptions(**config["options"])
     options = dataclasses.replace(options, quiet=options.quiet if quiet is None else quiet, device=device or options.device)
     engine = get_engine(recipe.engine)
+    last = run_dir / "last.pt"
+    if not holds_results(run_dir.path):  # stopped before its first epoch ended: nothing to continue
+        remove_stale_temps(run_dir.path)
+        recipe = recipe.override(epochs=epochs) if epochs is not None else recipe
+        return _run(recipe, options, run_dir, resume_from=None,
+                    note=" (no checkpoint yet: the run stopped before its first epoch; starting it again)")
     if not engine.can_resume:
         raise DigitrecError(f"{run_dir.path}: {recipe.engine} runs cannot be resumed (a whole run takes seconds); start a new one")
-    last = run_dir / "last.pt"
-    if not last.is_file():
-        raise DigitrecError(f"{run_dir.path}: no last checkpoint yet (the run stopped before its first epoch ended); start it again")
+    remove_stale_temps(run_dir.path)  # a write cut short by SIGKILL leaves its hidden temp file
     if epochs is not None and epochs != recipe.epochs:
         recipe = _with_epochs(recipe, epochs, _epochs_done(last), run_dir.path)
         config["recipe"] = recipe.to_dict()
@@ -144,7 +153,7 @@ def _with_epochs(recipe: Recipe, epochs: int, done: tuple[int, bool], where: Pat
     return recipe.override(epochs=epochs)
 
 
-def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path | None) -> RunResult:
+def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path | None, note: str = "") -> RunResult:
     import torch
 
     if options.deterministic:
@@ -153,7 +162,7 @@ def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path
     data, test = prepare_data(recipe, options)
     engine = get_engine(recipe.engine)
     reporter = Reporter(recipe.epochs, quiet=options.quiet)
-    reporter.log(f"run directory {run_dir.path}" + (" (resuming)" if resume_from else ""))
+    reporter.log(f"run directory {run_dir.path}" + (" (resuming)" if resume_from else note))
     reporter.log(f"recipe {json.dumps(recipe.to_dict(), separators=(',', ':'))}")
     reporter.log(f"device {device}, threads {torch.get_num_threads()}, " + ", ".join(f"{k} {v}" for k, v in versions().items()))
     sizes = [f"train {len(data.train)}"] + [f"{n} {len(s)}" for n, s in (("val", data.val), ("test", test)) if s is not None]
