@@ -11,8 +11,10 @@ import typer
 from . import app
 from ..errors import DigitrecError
 
-ModelArgument = typer.Argument(..., help="A model file (.pt, .npz, .onnx) or a run directory.")
-PathsArgument = typer.Argument(..., help="Image files, or folders searched recursively for images.")
+ModelArgument = typer.Argument(..., readable=False, help="A model file (.pt, .npz, .onnx) or a run directory.")
+# readable=False: click would refuse an unreadable file with a usage error for the whole batch; each
+# file is tried in turn instead, and one that cannot be read is reported (exit 1), the others predicted.
+PathsArgument = typer.Argument(..., readable=False, help="Image files, or folders searched recursively for images.")
 JsonOption = typer.Option(False, "--json", help="Print a JSON array instead of one line per image.")
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +65,12 @@ def _open(source: str | Path | io.BytesIO, name: str) -> tuple[Image.Image, floa
     1/2, 1/4 or 1/8 scale, for speed).
     """
     try:
-        pil = Image.open(source)
+        if not isinstance(source, io.BytesIO) and not stat.S_ISREG(os.stat(source).st_mode):
+            _refuse_special(source, name)
+        with warnings.catch_warnings():
+            # Pillow warns above its own 89.5 MP; digitrec's MAX_PIXELS is checked just below, before decoding.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            pil = Image.open(source)
         _check_size(pil.size, name)
         width = pil.size[0]
         pil.draft(None, (WORK_SIDE, WORK_SIDE))
@@ -75,6 +83,8 @@ def _open(source: str | Path | io.BytesIO, name: str) -> tuple[Image.Image, floa
         raise PreprocessError(f"cannot read {name}: no such file") from None
     except IsADirectoryError:
         raise PreprocessError(f"cannot read {name}: it is a directory") from None
+    except PermissionError:
+        raise PreprocessError(f"cannot read {name}: permission denied (check the file's permissions)") from None
     except Image.DecompressionBombError:
         raise PreprocessError(
             f"cannot read {name}: the image is too large (the limit is {MAX_PIXELS // 1_000_000} megapixels)"
@@ -83,6 +93,13 @@ def _open(source: str | Path | io.BytesIO, name: str) -> tuple[Image.Image, floa
         raise PreprocessError(f"cannot read {name}: not an image, or an unsupported format") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
         raise PreprocessError(f"cannot read {name}: the file is corrupt or truncated ({error})") from None
+
+
+def _refuse_special(path: str | Path, name: str) -> None:
+    """Refuse what is not a regular file: opening a FIFO would wait for a writer for ever."""
+    if Path(path).is_dir():
+        raise IsADirectoryError
+    raise PreprocessError(f"cannot read {name}: not a regular file (a FIFO, socket or device); give an image file")
 
 
 def _check_size(size: tuple[int, int], name: str) -> None:
