@@ -173,3 +173,15 @@ def test_an_unreadable_file_and_a_fifo_on_the_command_line(model, photos, tmp_pa
         assert code == 1 and err.strip() == f"digitrec: error: {fifo}: not a regular file (a FIFO, socket or device); give a model file"
     finally:
         unblock.cancel()
+
+
+def test_serve_on_a_busy_port_is_one_line_before_uvicorn_starts(model):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = _run(["serve", model, "--port", port])
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"digitrec: error: port {port} is in use on 127.0.0.1; choose --port"]

@@ -106,11 +106,12 @@ def serve_cmd(
 ) -> None:
     """Serve a drawing page and a REST API (/api/predict, /api/read, /api/health, /docs)."""
     from ..predict import load_model
-    from ..serve import serve
+    from ..serve import bind, create_app, run
 
     predictor = load_model(model)
+    sock = bind(host, port)  # a busy port is one line, before any of uvicorn's
     typer.echo(f"digitrec: serving {predictor.metadata.get('model')} from {predictor.path} at http://{host}:{port}/ (Ctrl+C stops)")
-    serve(predictor, host=host, port=port)
+    run(create_app(predictor), sock)
 
 
 def _each_image(paths: list[Path], handle: Callable[[Path], tuple[dict, str]], as_json: bool) -> None:
