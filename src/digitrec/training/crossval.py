@@ -32,6 +32,7 @@ from ..versions import versions
 from .engines import get_engine
 from .environment import resolve_device
 from .interface import FitData, Hooks
+from .cv_resume import resume_state
 from .progress import Reporter
 from .rundir import RunDir, default_run_dir
 from .run import RunOptions, check_recipe, prepare_data
@@ -93,8 +94,6 @@ def cross_validate(recipe: Recipe, options: RunOptions, cv: CVOptions) -> CVResu
     device = resolve_device(options.device)
     threads = cv.threads or max(1, usable_cores() // cv.workers)
     path = Path(options.out) if options.out else default_run_dir(f"cv-{recipe.name}")
-    if (path / "cv.json").exists():
-        raise DigitrecError(f"{path} already holds a cv run; choose another --out")
     data, _ = prepare_data(recipe.override(val_fraction=0.0), options)
     labels = data.train.labels
     counts = np.bincount(labels)
@@ -115,7 +114,9 @@ def cross_validate(recipe: Recipe, options: RunOptions, cv: CVOptions) -> CVResu
                    "cv": dataclasses.asdict(cv) | {"threads": threads}, "versions": versions()},
         "folds": [],
     }
-    reporter.log(f"cv directory {path}")
+    summary |= resume_state(path, summary)  # a stopped run, started again with the same --out, goes on
+    done = {f["fold"] for f in summary["folds"]}
+    reporter.log(f"cv directory {path}" + (f" (resuming: folds {sorted(done)} done)" if done else ""))
     reporter.log(f"recipe {json.dumps(recipe.to_dict(), separators=(',', ':'))}")
     reporter.log(f"device {device}, {cv.workers} worker(s) x {threads} thread(s), "
                  + ", ".join(f"{k} {v}" for k, v in versions().items()))
@@ -124,9 +125,9 @@ def cross_validate(recipe: Recipe, options: RunOptions, cv: CVOptions) -> CVResu
     started = time.perf_counter()
     try:
         tasks = [FoldTask(recipe, i + 1, cv.folds, train, held, data.name, data.classes, device, options.quiet,
-                          options.deterministic) for i, (train, held) in enumerate(plan)]
+                          options.deterministic) for i, (train, held) in enumerate(plan) if i + 1 not in done]
         for fold in _run_folds(tasks, data.train.images, labels, threads, cv.workers):
-            summary["params"] = fold.pop("params")
+            summary["params"] = fold.pop("params", summary.get("params"))
             summary["folds"] = sorted(summary["folds"] + [fold], key=lambda f: f["fold"])
             print(FOLD_LINE.format(folds=cv.folds, **fold), file=reporter.stream, flush=True)  # even when quiet
             run_dir.write_json("cv.json", summary)  # partial: a long run keeps the folds it finished
