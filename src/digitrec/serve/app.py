@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 
@@ -18,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 from ..predict import Prediction, Predictor
-from ..vision import PreprocessError
+from ..vision import PreprocessError, UnreadableImage
 from .gate import InferenceGate
 
 STATIC = resources.files("digitrec") / "serve" / "static"
@@ -131,9 +132,12 @@ def create_app(predictor: Predictor, limits: Limits = Limits()) -> FastAPI:
 
 async def _run(gate: InferenceGate, function, image: bytes | np.ndarray, name: str):
     """Preprocess and predict in a worker thread, within the gate's bounds, the upload's `name` in
-    messages (not "<812 bytes>"); a PreprocessError (blank, no digit) becomes 422."""
+    messages (not "<812 bytes>"); an image that cannot be decoded becomes 400, one without a digit
+    (blank) 422."""
     try:
         return await gate.run(function, image, name=name)
+    except UnreadableImage as exc:
+        raise HTTPException(400, str(exc)) from None
     except PreprocessError as exc:
         raise HTTPException(422, str(exc)) from None
 
@@ -211,7 +215,10 @@ def _check_image(data: bytes, limits: Limits) -> None:
     if not data:
         raise HTTPException(400, "the uploaded file is empty")
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with warnings.catch_warnings():  # Pillow warns above its 89.5 MP; the limit here is checked below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+        with image:
             width, height = image.size  # read from the header; nothing is decoded yet
     except Image.DecompressionBombError:  # PIL refuses headers past 2 x its own pixel limit
         raise HTTPException(413, f"image too large; the limit is {limits.image_pixels:,} pixels") from None
