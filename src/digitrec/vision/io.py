@@ -72,15 +72,18 @@ def _open(source: str | Path | io.BytesIO, name: str) -> tuple[Image.Image, floa
         if not isinstance(source, io.BytesIO) and not stat.S_ISREG(os.stat(source).st_mode):
             _refuse_special(source, name)
         with warnings.catch_warnings():
-            # Pillow warns above its own 89.5 MP; digitrec's MAX_PIXELS is checked just below, before decoding.
+            # Pillow warns above its own 89.5 MP (digitrec's MAX_PIXELS is checked below, before
+            # decoding) and about damaged metadata such as corrupt EXIF (the pixels still decode):
+            # neither is the user's business, and each would print lines with a library path.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             pil = Image.open(source)
-        _check_size(pil.size, name)
-        width = pil.size[0]
-        pil.draft(None, (WORK_SIDE, WORK_SIDE))
-        pil.load()  # decode now, so that a truncated file fails here
-        drafted = width / pil.size[0]
-        return ImageOps.exif_transpose(pil), drafted  # phones store photos sideways plus a tag
+            _check_size(pil.size, name)
+            width = pil.size[0]
+            pil.draft(None, (WORK_SIDE, WORK_SIDE))
+            pil.load()  # decode now, so that a truncated file fails here
+            drafted = width / pil.size[0]
+            return ImageOps.exif_transpose(pil), drafted  # phones store photos sideways plus a tag
     except PreprocessError:
         raise
     except FileNotFoundError:
