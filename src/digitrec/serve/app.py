@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 from importlib import resources
 
@@ -20,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from ..predict import Prediction, Predictor
 from ..vision import PreprocessError, UnreadableImage
+from ..vision.io import quiet_pillow
 from .gate import InferenceGate
 
 STATIC = resources.files("digitrec") / "serve" / "static"
@@ -215,8 +215,7 @@ def _check_image(data: bytes, limits: Limits) -> None:
     if not data:
         raise HTTPException(400, "the uploaded file is empty")
     try:
-        with warnings.catch_warnings():  # Pillow warns above its 89.5 MP; the limit here is checked below
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with quiet_pillow():  # the pixel limit here is checked below, from the header
             image = Image.open(io.BytesIO(data))
         with image:
             width, height = image.size  # read from the header; nothing is decoded yet

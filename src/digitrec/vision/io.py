@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -71,12 +73,7 @@ def _open(source: str | Path | io.BytesIO, name: str) -> tuple[Image.Image, floa
     try:
         if not isinstance(source, io.BytesIO) and not stat.S_ISREG(os.stat(source).st_mode):
             _refuse_special(source, name)
-        with warnings.catch_warnings():
-            # Pillow warns above its own 89.5 MP (digitrec's MAX_PIXELS is checked below, before
-            # decoding) and about damaged metadata such as corrupt EXIF (the pixels still decode):
-            # neither is the user's business, and each would print lines with a library path.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+        with quiet_pillow():
             pil = Image.open(source)
             _check_size(pil.size, name)
             width = pil.size[0]
@@ -100,6 +97,17 @@ def _open(source: str | Path | io.BytesIO, name: str) -> tuple[Image.Image, floa
         raise UnreadableImage(f"cannot read {name}: not an image, or an unsupported format") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
         raise UnreadableImage(f"cannot read {name}: the file is corrupt or truncated ({error})") from None
+
+
+@contextlib.contextmanager
+def quiet_pillow() -> Iterator[None]:
+    """Silence Pillow's warnings while opening and decoding: it warns above its own 89.5 MP (digitrec's
+    MAX_PIXELS is checked before decoding) and about damaged metadata such as corrupt EXIF or TIFF tags
+    (the pixels still decode). Neither is the user's business; each would print lines with a library path."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+        yield
 
 
 def _refuse_special(path: str | Path, name: str) -> None:
