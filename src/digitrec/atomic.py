@@ -8,12 +8,34 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
+from .faults import pause_point
+
 
 def _default_mode() -> int:
     """rw for whoever the umask allows, as open() would give; mkstemp alone gives 0600."""
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
+
+
+_TEMP_GLOB = ".*.*.tmp*"  # the names atomic_path's temporary files take: .<stem>.<random>.tmp<suffix>
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Delete temporary files that a killed writer (SIGKILL, power cut) left in `folder`; return them.
+
+    Only for a folder that no other process is writing into at the time.
+    """
+    stale = [p for p in Path(folder).glob(_TEMP_GLOB) if p.is_file() and _is_temp_name(p.name)]
+    for path in stale:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return stale
+
+
+def _is_temp_name(name: str) -> bool:
+    stem, _, suffix = name[1:].rpartition(".tmp")
+    return name.startswith(".") and "." in stem and (suffix == "" or suffix.startswith("."))
 
 
 @contextlib.contextmanager
@@ -23,22 +45,38 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary file lives in the same directory so the final `os.replace` is a rename on one
     file system (atomic on POSIX); its name keeps the final suffix, so writers that pick a format
     from it (`torch.save`, `np.savez`, `Figure.savefig`) still work. If the block raises, the
-    temporary file is removed and any existing `path` is left untouched.
+    temporary file is removed and any existing `path` is left untouched. An OSError (no permission,
+    a full disk) names `path`, the file the caller asked for, not the hidden temporary one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.fchmod(fd, _default_mode())
-    os.close(fd)
     try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    except OSError as error:
+        raise _naming(error, path, None) from None
+    try:  # from here on, whatever stops the block (an error, Ctrl-C, SIGTERM) removes the temporary file
+        os.fchmod(fd, _default_mode())
+        os.close(fd)
         yield Path(tmp_name)
+        pause_point(f"write:{path.name}")
         with open(tmp_name, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        if isinstance(error, OSError):
+            raise _naming(error, path, tmp_name) from None
         raise
+
+
+def _naming(error: OSError, path: Path, tmp_name: str | None) -> OSError:
+    """`error` about `path`: a copy naming it when it named the temporary file (any, if `tmp_name`
+    is None: mkstemp failed on one) or nothing."""
+    if error.filename is not None and tmp_name is not None and str(error.filename) != tmp_name:
+        return error  # about another file, e.g. one that the writer read
+    renamed = type(error)(error.errno, error.strerror or str(error), str(path))
+    return renamed if error.errno is not None else error
 
 
 @contextlib.contextmanager

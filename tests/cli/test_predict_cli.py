@@ -139,3 +139,49 @@ def test_python_api(model, small_mnist):
     assert len(text) == 2 and [d.box[0] < 28 for d in digits] == [True, False]
     with pytest.raises(PreprocessError, match="blank"):
         predictor.predict_image(np.zeros((50, 50), np.uint8))
+
+
+def test_an_unreadable_file_and_a_fifo_on_the_command_line(model, photos, tmp_path, monkeypatch):
+    """Each is one line naming its cause; the other files are still predicted; exit 1; no hang."""
+    import os
+    import threading
+
+    noperm, fifo = tmp_path / "noperm.png", tmp_path / "pipe.png"
+    Image.open(photos / "digit1.png").save(noperm)
+    os.mkfifo(fifo)
+    real_access, real_open = os.access, Image.open
+
+    def as_a_user(path, mode, *args, **kwargs):  # the tests run as root, who may read anything
+        return False if str(path) == str(noperm) else real_access(path, mode, *args, **kwargs)
+
+    def no_permission(source, *args, **kwargs):
+        if str(source) == str(noperm):
+            raise PermissionError(13, "Permission denied", str(noperm))
+        return real_open(source, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", as_a_user)
+    monkeypatch.setattr(Image, "open", no_permission)
+    unblock = threading.Timer(10, lambda: os.close(os.open(fifo, os.O_RDWR)))  # a hang fails instead
+    unblock.start()
+    try:
+        for verb in ("predict", "read"):
+            code, out, err = _run([verb, model, photos / "digit1.png", noperm, fifo, photos / "digit2.png"])
+            assert code == 1 and len(out.splitlines()) == 2, (out, err)
+            assert err.splitlines() == [f"digitrec: error: cannot read {noperm}: permission denied (check the file's permissions)",
+                                        f"digitrec: error: cannot read {fifo}: not a regular file (a FIFO, socket or device); give an image file"]
+        code, _, err = _run(["predict", fifo, photos / "digit1.png"])
+        assert code == 1 and err.strip() == f"digitrec: error: {fifo}: not a regular file (a FIFO, socket or device); give a model file"
+    finally:
+        unblock.cancel()
+
+
+def test_serve_on_a_busy_port_is_one_line_before_uvicorn_starts(model):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = _run(["serve", model, "--port", port])
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"digitrec: error: port {port} is in use on 127.0.0.1; choose --port"]

@@ -153,3 +153,44 @@ def test_a_header_past_pils_own_limit_is_too_large_not_unreadable(client):
     bomb = png_header_only(40_000, 40_000)
     response = client.post("/api/predict", files={"file": ("bomb.png", bomb, "image/png")})
     assert response.status_code == 413 and "too large" in response.json()["detail"]
+
+
+class _Stuck:
+    """A predictor whose work waits until released: a slow image, without timing anything."""
+
+    classes = [str(d) for d in range(10)]
+    metadata: dict = {}
+
+    def __init__(self, real) -> None:
+        import threading
+
+        self.real, self.release = real, threading.Event()
+
+    def predict_image(self, image, name=None):
+        self.release.wait(30)
+        return self.real.predict_image(image, name=name)
+
+    def read_number(self, image, name=None):
+        raise RuntimeError("a bug, with /secret/path in its message")
+
+
+def test_inference_is_bounded_in_number_and_time_and_errors_are_json(predictor, small_mnist):
+    stuck = _Stuck(predictor)
+    client = TestClient(create_app(stuck, Limits(inference_slots=1, queue_seconds=0.2, request_seconds=1.0)),
+                        raise_server_exceptions=False)
+    body = {"pixels": small_mnist["test"].images[0].tolist()}
+    first = client.post("/api/predict", json=body)  # starts, then passes its time limit
+    assert first.status_code == 503 and "took longer than 1 s" in first.json()["detail"]
+    second = client.post("/api/predict", json=body)  # the first still holds the only slot
+    assert second.status_code == 503 and "busy" in second.json()["detail"] and second.headers["retry-after"] == "1"
+    stuck.release.set()
+    for _ in range(50):  # the first image's thread gives its slot back once it finishes
+        answer = client.post("/api/predict", json=body)
+        if answer.status_code == 200:
+            break
+    assert answer.status_code == 200 and answer.json()["label"] == str(small_mnist["test"].labels[0])
+    crash = client.post("/api/read", json=body)
+    assert crash.status_code == 500 and crash.json() == {"detail": "internal error; the server's log has the details"}
+    assert "Traceback" not in crash.text and "secret" not in crash.text
+    missing = client.get("/api/nothing")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/json"

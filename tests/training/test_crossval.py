@@ -51,7 +51,7 @@ def test_cross_validate_writes_a_complete_summary(fake_mnist, tmp_path):
     entry = load_entry(tmp_path / "cv")
     assert entry.kind == "cv" and entry.scores == [f["accuracy"] for f in s["folds"]]
     assert entry.held_out_share == pytest.approx(0.5)  # 3 folds: 50 held out per 100 trained on
-    with pytest.raises(DigitrecError, match="already holds a cv run"):
+    with pytest.raises(DigitrecError, match="already holds a finished cv run"):
         cross_validate(recipe, RunOptions(out=str(tmp_path / "cv"), limit=150, quiet=True), CVOptions(folds=3))
 
 
@@ -63,3 +63,32 @@ def test_cv_runs_a_scratch_recipe_through_the_same_engine(fake_mnist, tmp_path):
     assert all(f["accuracy"] == f["history"][-1]["val_acc"] for f in folds)
     assert result.summary["params"] == 784 * 300 + 300 + 300 * 10 + 10
     assert 0.5 < result.summary["mean"] <= 1.0  # 400 digits, 2 epochs: far above chance (0.1)
+
+
+def test_a_stopped_cv_run_goes_on_from_the_folds_it_finished(fake_mnist, tmp_path, monkeypatch):
+    from digitrec.training import crossval
+
+    recipe = get_recipe("cnn-baseline").override(epochs=1, batch_size=50)
+    options, cv = RunOptions(out=str(tmp_path / "straight"), limit=150, quiet=True), CVOptions(folds=3, threads=1)
+    straight = cross_validate(recipe, options, cv).summary
+    real_fold, trained = crossval.train_fold, []
+
+    def killed_at_fold_3(images, labels, task, bars=False):
+        if task.fold == 3 and "killed" not in trained:
+            trained.append("killed")
+            raise KeyboardInterrupt  # cv.json then holds folds 1 and 2, as after a kill
+        trained.append(task.fold)
+        return real_fold(images, labels, task, bars)
+
+    monkeypatch.setattr(crossval, "train_fold", killed_at_fold_3)
+    stopped = RunOptions(out=str(tmp_path / "stopped"), limit=150, quiet=True)
+    with pytest.raises(KeyboardInterrupt):
+        cross_validate(recipe, stopped, cv)
+    partial = json.loads((tmp_path / "stopped" / "cv.json").read_text())
+    assert not partial["complete"] and [f["fold"] for f in partial["folds"]] == [1, 2]
+    with pytest.raises(DigitrecError, match="unfinished cv run with other recipe"):
+        cross_validate(recipe.override(lr=0.5), stopped, cv)
+    resumed = cross_validate(recipe, stopped, cv).summary
+    assert trained == [1, 2, "killed", 3]  # folds 1 and 2 were not trained again
+    assert [f["accuracy"] for f in resumed["folds"]] == [f["accuracy"] for f in straight["folds"]]
+    assert resumed["mean"] == straight["mean"] and resumed["complete"] and resumed["params"] == straight["params"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -110,11 +113,48 @@ def test_truncated_file(fmt, tmp_path):
         to_mnist(path)
 
 
-@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # Pillow warns above 89 MP
-@pytest.mark.parametrize("size", [(12_000, 10_000), (40_000, 40_000)])
-def test_huge_images_are_refused(size):
-    with pytest.raises(PreprocessError, match="too large"):
-        to_mnist(png_header_only(*size))
+@pytest.mark.parametrize("size", [(12_000, 10_000), (12_000, 12_000), (40_000, 40_000)])
+def test_huge_images_are_refused_without_pillows_warning(size):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(PreprocessError, match="too large"):
+            to_mnist(png_header_only(*size))
+    assert not caught, [str(w.message) for w in caught]  # Pillow warns above its own 89.5 MP
+
+
+def test_between_pillows_warning_and_digitrecs_limit_nothing_leaks():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(PreprocessError, match="corrupt or truncated"):  # 95 MP declared, no pixel data
+            to_mnist(png_header_only(10_000, 9_500))
+    assert not caught, [str(w.message) for w in caught]
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    unblock = threading.Timer(10, lambda: os.close(os.open(fifo, os.O_RDWR)))  # a hang fails instead
+    unblock.start()
+    try:
+        with pytest.raises(PreprocessError, match="pipe.png: not a regular file"):
+            to_mnist(fifo)
+    finally:
+        unblock.cancel()
+
+
+def test_an_unreadable_file_says_permission_denied(tmp_path, monkeypatch):
+    path = tmp_path / "noperm.png"
+    seven().save(path)
+    real_open = Image.open
+
+    def no_permission(source, *args, **kwargs):  # what a non-root user gets for a mode-000 file
+        if str(source) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(source, *args, **kwargs)
+
+    monkeypatch.setattr(Image, "open", no_permission)
+    with pytest.raises(PreprocessError, match="noperm.png: permission denied"):
+        to_mnist(path)
 
 
 def test_unsupported_inputs():

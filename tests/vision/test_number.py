@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from drawing import assert_mnist_like, correlation, ink_box, page
@@ -9,7 +11,7 @@ from PIL import ImageDraw
 from scipy import ndimage
 
 from digitrec.synth import photoize_number
-from digitrec.vision import Digit, split_digits, to_mnist
+from digitrec.vision import Digit, PreprocessError, split_digits, to_mnist
 
 
 def test_split_digits_order_count_and_boxes():
@@ -153,3 +155,13 @@ def test_reading_does_not_cut_a_wide_digit():
     shapes = {1: ("1", (30, 40, 70, 160)), 0: ("0", (110, 40, 245, 160)), 7: ("7", (290, 40, 370, 160))}
     image = page(list(shapes.values()), size=(400, 200))
     assert len(split_digits(image, classify=template_reader(shapes, (400, 200)))) == 3
+
+
+def test_fuzzed_files_that_once_hung_or_crashed_are_answered():
+    """Found by tests/serve/test_fuzz.py: a GIF of 3,400 separate marks took a minute to search for
+    cuts (now refused at once); a 74x1 WebP raised ValueError from an empty crop (now no digit)."""
+    hostile = Path(__file__).parents[1] / "fixtures" / "hostile"
+    with pytest.raises(PreprocessError, match="3399 separate marks"):
+        split_digits(hostile / "many-marks.gif")
+    digits = split_digits(hostile / "one-pixel-high.webp")
+    assert all(d.image.shape == (28, 28) for d in digits)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -28,11 +29,14 @@ class _FriendlyErrors(TyperGroup):
             # `digitrec ... | head` closed our stdout: not an error worth a message.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(141) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM as _Terminated
             if _debug(ctx):
                 raise
-            typer.echo("digitrec: interrupted", err=True)
-            raise typer.Exit(130) from None
+            terminated = isinstance(stop, _Terminated)
+            if not (terminated and os.environ.get("DIGITREC_LAUNCHER") == "1"):  # torchrun stopping the other
+                # ranks of a failed job: `--nproc`'s launcher reports which rank failed
+                typer.echo("digitrec: terminated" if terminated else "digitrec: interrupted", err=True)
+            raise typer.Exit(128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
         except Exception as exc:  # noqa: BLE001 - the whole point is one line, not a traceback
             if _debug(ctx):
                 raise
@@ -51,6 +55,15 @@ def _rank() -> str:
     """'rank N: ' for a torchrun worker other than rank 0 (rank 0 speaks for the job)."""
     rank = os.environ.get("RANK", "0") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else "0"
     return "" if rank == "0" else f"rank {rank}: "
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or `timeout`'s stop), raised like Ctrl-C so that the same clean-up runs:
+    temporary files removed, a run without a checkpoint removed, a run with one left resumable."""
+
+
+def _raise_terminated(signum: int, frame) -> None:
+    raise _Terminated()
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -109,6 +122,7 @@ def main() -> None:
     # OMP_WAIT_POLICY=ACTIVE gets spinning back. It must be set before torch loads its OpenMP
     # runtime, which every verb does lazily, after this.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    signal.signal(signal.SIGTERM, _raise_terminated)
     app(prog_name="digitrec")
 
 

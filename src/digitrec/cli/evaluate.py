@@ -28,6 +28,7 @@ def evaluate_cmd(
     from ..data import load_dataset
     from ..errors import DigitrecError
     from ..evaluation import evaluate, format_report
+    from ..evaluation.calibration import coverage_table, expected_calibration_error, format_calibration
     from ..predict import load_model
 
     predictor = load_model(model)
@@ -51,11 +52,15 @@ def evaluate_cmd(
         atomic_write_text(out / "evaluation.json", json.dumps(report.to_dict(), indent=2) + "\n")
         plots.confusion_matrix(report.confusion, report.classes, out / "confusion.png", title=f"{model.name} on {data} {split}")
         plots.misclassified(chosen.images, report.labels, report.predictions, report.probabilities.max(axis=1), report.classes, out / "misclassified.png")
+    calibration = {"ece": expected_calibration_error(report.probabilities, report.labels),
+                   "coverage": coverage_table(report.probabilities, report.labels)}
     if as_json:
-        typer.echo(json.dumps(report.to_dict() | {"model": str(model), "data": data, "split": split}))
+        typer.echo(json.dumps(report.to_dict() | {"model": str(model), "data": data, "split": split,
+                                                  "calibration": calibration}))
     else:
         typer.echo(f"{model} on {data} {split} ({len(report.labels)} images)")
         typer.echo(format_report(report))
+        typer.echo(format_calibration(report.probabilities, report.labels))
 
 
 @app.command("submit")

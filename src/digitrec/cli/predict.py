@@ -11,8 +11,10 @@ import typer
 from . import app
 from ..errors import DigitrecError
 
-ModelArgument = typer.Argument(..., help="A model file (.pt, .npz, .onnx) or a run directory.")
-PathsArgument = typer.Argument(..., help="Image files, or folders searched recursively for images.")
+ModelArgument = typer.Argument(..., readable=False, help="A model file (.pt, .npz, .onnx) or a run directory.")
+# readable=False: click would refuse an unreadable file with a usage error for the whole batch; each
+# file is tried in turn instead, and one that cannot be read is reported (exit 1), the others predicted.
+PathsArgument = typer.Argument(..., readable=False, help="Image files, or folders searched recursively for images.")
 JsonOption = typer.Option(False, "--json", help="Print a JSON array instead of one line per image.")
 
 
@@ -104,11 +106,12 @@ def serve_cmd(
 ) -> None:
     """Serve a drawing page and a REST API (/api/predict, /api/read, /api/health, /docs)."""
     from ..predict import load_model
-    from ..serve import serve
+    from ..serve import bind, create_app, run
 
     predictor = load_model(model)
+    sock = bind(host, port)  # a busy port is one line, before any of uvicorn's
     typer.echo(f"digitrec: serving {predictor.metadata.get('model')} from {predictor.path} at http://{host}:{port}/ (Ctrl+C stops)")
-    serve(predictor, host=host, port=port)
+    run(create_app(predictor), sock)
 
 
 def _each_image(paths: list[Path], handle: Callable[[Path], tuple[dict, str]], as_json: bool) -> None:

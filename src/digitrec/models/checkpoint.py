@@ -120,6 +120,16 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("model", "state_dict", "normalization", "classes"):
         if key not in checkpoint:
             raise CheckpointError(f"{path}: incomplete digitrec checkpoint (missing '{key}')")
+    spec, classes = checkpoint["model"], checkpoint["classes"]
+    well_formed = {
+        "model": isinstance(spec, dict) and isinstance(spec.get("name"), str) and isinstance(spec.get("args", {}), dict),
+        "state_dict": isinstance(checkpoint["state_dict"], dict),
+        "normalization": isinstance(checkpoint["normalization"], dict),
+        "classes": isinstance(classes, list) and bool(classes) and all(isinstance(c, str) for c in classes),
+    }
+    for key, ok in well_formed.items():
+        if not ok:
+            raise CheckpointError(f"{path}: malformed digitrec checkpoint ('{key}' is not what digitrec writes)")
     return checkpoint
 
 

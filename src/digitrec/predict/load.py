@@ -25,6 +25,8 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Predictor:
         path = found[0]
     if not path.exists():
         raise CheckpointError(f"{path}: no such model file")
+    if not path.is_file():  # opening a FIFO would wait for a writer for ever
+        raise CheckpointError(f"{path}: not a regular file (a FIFO, socket or device); give a model file")
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise CheckpointError(f"{path}: unknown model type '{path.suffix}'; expected .pt, .npz or .onnx (or a run folder)")

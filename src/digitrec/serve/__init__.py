@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from .app import Limits, create_app
+from .server import bind, run
 
-__all__ = ["Limits", "create_app", "serve"]
+__all__ = ["Limits", "bind", "create_app", "serve"]
 
 
-def serve(predictor, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Run the app with uvicorn until interrupted (binds to localhost unless told otherwise)."""
-    import uvicorn
+def serve(predictor, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info", limits: Limits = Limits()) -> None:
+    """Run the app with uvicorn until interrupted (binds to localhost unless told otherwise).
 
-    uvicorn.run(create_app(predictor), host=host, port=port, log_level=log_level)
+    The port is bound before the app starts: a busy one is a DigitrecError, not uvicorn's log.
+    """
+    run(create_app(predictor, limits), bind(host, port), log_level=log_level)

@@ -5,21 +5,25 @@ from __future__ import annotations
 import html
 import io
 import json
+import logging
+import os
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from ..predict import Prediction, Predictor
-from ..vision import PreprocessError
+from ..vision import PreprocessError, UnreadableImage
+from ..vision.io import quiet_pillow
+from .gate import InferenceGate
 
 STATIC = resources.files("digitrec") / "serve" / "static"
+_log = logging.getLogger("digitrec.serve")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,9 @@ class Limits:
     upload_bytes: int = 10 * 1024 * 1024  # an image file: a 12 MP phone JPEG is 3-6 MB
     image_pixels: int = 40_000_000  # width x height of an upload, read from its header before decoding
     json_bytes: int = 256 * 1024  # {"pixels": 28x28 ints} is ~3 KB
+    inference_slots: int = max(2, os.cpu_count() or 2)  # images processed at once; more wait their turn
+    queue_seconds: float = 10.0  # a request waits this long for a slot, then gets 503 (busy)
+    request_seconds: float = 20.0  # per image once started; a 1000 px photo takes ~0.05-0.3 s
 
 
 class PredictionOut(BaseModel):
@@ -65,6 +72,7 @@ _IMAGE_BODY = {
     "responses": {code: {"description": text} for code, text in (
         (400, "Not an image, or malformed JSON"), (413, "Upload or image too large"),
         (415, "Unsupported content type"), (422, "No digit found, or wrong pixel shape or range"),
+        (503, "Busy, or the image took too long: retry (Retry-After)"),
     )},
 }
 
@@ -78,6 +86,13 @@ def create_app(predictor: Predictor, limits: Limits = Limits()) -> FastAPI:
         redoc_url=None,
     )
     app.state.predictor, app.state.limits = predictor, limits
+    gate = InferenceGate(limits.inference_slots, limits.queue_seconds, limits.request_seconds)
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the client's fault: the traceback goes to the server's log, never into a response.
+        _log.error("%s %s failed", request.method, request.url.path, exc_info=(type(exc), exc, exc.__traceback__))
+        return JSONResponse({"detail": "internal error; the server's log has the details"}, status_code=500)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -101,13 +116,13 @@ def create_app(predictor: Predictor, limits: Limits = Limits()) -> FastAPI:
         JSON `{"pixels": 28x28 ints}`; get the label, its confidence, all probabilities and the
         28x28 input the model saw."""
         image, name = await _image_from_request(request, limits)
-        return _prediction_json(await _run(predictor.predict_image, image, name))
+        return _prediction_json(await _run(gate, predictor.predict_image, image, name))
 
     @app.post("/api/read", response_model=ReadOut, summary="Read a written number", openapi_extra=_IMAGE_BODY)
     async def read(request: Request) -> dict:
         """Send an image of a number (as for /api/predict); get its text and each digit with its box."""
         image, name = await _image_from_request(request, limits)
-        text, digits = await _run(predictor.read_number, image, name)
+        text, digits = await _run(gate, predictor.read_number, image, name)
         if not digits:
             raise HTTPException(422, "no digits found in the image")
         return {"text": text, "digits": [_prediction_json(d) | {"box": list(d.box)} for d in digits]}
@@ -115,11 +130,14 @@ def create_app(predictor: Predictor, limits: Limits = Limits()) -> FastAPI:
     return app
 
 
-async def _run(function, image: bytes | np.ndarray, name: str):
-    """Preprocess and predict in a worker thread, the upload's `name` in messages (not "<812 bytes>");
-    a PreprocessError (blank, no digit) becomes 422."""
+async def _run(gate: InferenceGate, function, image: bytes | np.ndarray, name: str):
+    """Preprocess and predict in a worker thread, within the gate's bounds, the upload's `name` in
+    messages (not "<812 bytes>"); an image that cannot be decoded becomes 400, one without a digit
+    (blank) 422."""
     try:
-        return await run_in_threadpool(function, image, name=name)
+        return await gate.run(function, image, name=name)
+    except UnreadableImage as exc:
+        raise HTTPException(400, str(exc)) from None
     except PreprocessError as exc:
         raise HTTPException(422, str(exc)) from None
 
@@ -197,7 +215,9 @@ def _check_image(data: bytes, limits: Limits) -> None:
     if not data:
         raise HTTPException(400, "the uploaded file is empty")
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with quiet_pillow():  # the pixel limit here is checked below, from the header
+            image = Image.open(io.BytesIO(data))
+        with image:
             width, height = image.size  # read from the header; nothing is decoded yet
     except Image.DecompressionBombError:  # PIL refuses headers past 2 x its own pixel limit
         raise HTTPException(413, f"image too large; the limit is {limits.image_pixels:,} pixels") from None

@@ -29,10 +29,11 @@ from ..errors import DigitrecError
 from ..evaluation.compare import summarize
 from ..recipes import Recipe
 from ..versions import versions
-from .distributed import Ranks, barrier, gather_objects, rank_zero_first, start
+from .distributed import Ranks, gather_objects, rank_zero_first, start
 from .engines import get_engine
 from .environment import resolve_device
 from .interface import FitData, Hooks
+from .cv_resume import resume_state
 from .progress import Reporter
 from .rundir import RunDir, default_run_dir
 from .run import RunOptions, check_recipe, prepare_data
@@ -103,10 +104,6 @@ def cross_validate(recipe: Recipe, options: RunOptions, cv: CVOptions) -> CVResu
     if ranks.distributed and options.out is None:
         raise DigitrecError("a distributed cv run needs --out: every rank must name the same folder")
     path = Path(options.out) if options.out else default_run_dir(f"cv-{recipe.name}")
-    taken = (path / "cv.json").exists()
-    barrier(ranks)  # every rank has looked before rank 0 writes
-    if taken:
-        raise DigitrecError(f"{path} already holds a cv run; choose another --out")
     with rank_zero_first(ranks):
         data, _ = prepare_data(recipe.override(val_fraction=0.0), options)
     labels = data.train.labels
@@ -128,7 +125,9 @@ def cross_validate(recipe: Recipe, options: RunOptions, cv: CVOptions) -> CVResu
                    "cv": dataclasses.asdict(cv) | {"threads": threads}, "versions": versions()},
         "folds": [],
     }
-    reporter.log(f"cv directory {path}")
+    summary |= resume_state(path, summary)  # a stopped run, started again with the same --out, goes on
+    done = {f["fold"] for f in summary["folds"]}
+    reporter.log(f"cv directory {path}" + (f" (resuming: folds {sorted(done)} done)" if done else ""))
     reporter.log(f"recipe {json.dumps(recipe.to_dict(), separators=(',', ':'))}")
     reporter.log(f"device {device}, {max(cv.workers, ranks.world)} {'rank' if ranks.distributed else 'worker'}(s) x "
                  f"{threads} thread(s), "
@@ -138,11 +137,11 @@ def cross_validate(recipe: Recipe, options: RunOptions, cv: CVOptions) -> CVResu
     started = time.perf_counter()
     try:
         tasks = [FoldTask(recipe, i + 1, cv.folds, train, held, data.name, data.classes, device, options.quiet,
-                          options.deterministic) for i, (train, held) in enumerate(plan)]
+                          options.deterministic) for i, (train, held) in enumerate(plan) if i + 1 not in done]
         folds = (_shared_folds(tasks, data.train.images, labels, threads, ranks) if ranks.distributed
                  else _run_folds(tasks, data.train.images, labels, threads, cv.workers))
         for fold in folds:
-            summary["params"] = fold.pop("params")
+            summary["params"] = fold.pop("params", summary.get("params"))
             summary["folds"] = sorted(summary["folds"] + [fold], key=lambda f: f["fold"])
             if ranks.writer:
                 print(FOLD_LINE.format(folds=cv.folds, **fold), file=reporter.stream, flush=True)  # even when quiet

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from ..faults import pause_point
+
 EPOCH_LINE = (
     "epoch {epoch:>3d}/{epochs:<3d} lr {lr:.3g}  train loss {train_loss:.4f} acc {train_acc:.4f}"
     "{val}  {seconds:.1f}s {rate:,.0f} samples/s"
@@ -44,6 +46,7 @@ class Reporter:
 
     def update(self, samples: int, loss: float, accuracy: float | None = None) -> None:
         """Advance the bar by `samples`; loss/accuracy are running means over the epoch so far."""
+        pause_point("progress")
         if self._bar is not None:
             shown = {"loss": f"{loss:.4f}"} | ({"acc": f"{accuracy:.4f}"} if accuracy is not None else {})
             self._bar.set_postfix(shown, refresh=False)

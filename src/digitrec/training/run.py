@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import remove_stale_temps
 from ..data import Split, load_dataset, stratified_split, stratified_subset
 from ..errors import DigitrecError
 from ..recipes import Recipe
@@ -25,7 +26,7 @@ from .environment import resolve_device
 from .history import best_record
 from .interface import EpochEnd, FitData, FitResult, Hooks
 from .progress import Reporter
-from .rundir import RunDir, default_run_dir
+from .rundir import RunDir, default_run_dir, holds_results
 
 # Schedules whose learning rate at an epoch depends on the total epoch count: a finished run
 # cannot be extended with more epochs without changing what its earlier epochs meant.
@@ -89,11 +90,16 @@ def train_run(recipe: Recipe, options: RunOptions, ranks: Ranks | None = None) -
     if restart_count() > 0 and (path / "last.pt").is_file():
         return resume_run(path, quiet=options.quiet, ranks=ranks)
     created = not path.exists()
-    taken = (path / "last.pt").exists() or ((path / "config.json").exists() and restart_count() == 0)
+    taken, stale = holds_results(path), (path / "config.json").exists()
     barrier(ranks)  # every rank has looked before rank 0 writes
     if taken:
         raise DigitrecError(f"{path} already holds a run; use --resume {path} or another --out")
     run_dir = RunDir(path, writer=ranks.writer)
+    note = ""
+    if stale:
+        if ranks.writer:
+            remove_stale_temps(run_dir.path)
+        note = " (its config.json was left by a run stopped before its first epoch: starting afresh)"
     config = {
         "recipe": recipe.to_dict(), "options": dataclasses.asdict(options) | {"out": str(run_dir.path)},
         "versions": versions(), "started": _now(),
@@ -102,10 +108,10 @@ def train_run(recipe: Recipe, options: RunOptions, ranks: Ranks | None = None) -
         config["distributed"] = {"world": ranks.world, "per_node": ranks.local_world, "device": device}
     run_dir.write_json("config.json", config)
     try:
-        return _run(recipe, options, run_dir, None, ranks, device, line)
+        return _run(recipe, options, run_dir, None, ranks, device, line, note)
     except BaseException:
         # Failed before any checkpoint: nothing worth keeping, so leave nothing half-written.
-        if created and not (run_dir / "last.pt").is_file():
+        if created and ranks.writer and not (run_dir / "last.pt").is_file():
             shutil.rmtree(run_dir.path, ignore_errors=True)
         raise
 
@@ -125,13 +131,19 @@ def resume_run(path: str | os.PathLike, *, epochs: int | None = None, quiet: boo
     options = RunOptions(**config["options"])
     options = dataclasses.replace(options, quiet=options.quiet if quiet is None else quiet, device=device or options.device)
     engine = get_engine(recipe.engine)
-    if not engine.can_resume:
-        raise DigitrecError(f"{run_dir.path}: {recipe.engine} runs cannot be resumed (a whole run takes seconds); start a new one")
     last = run_dir / "last.pt"
-    if not last.is_file():
-        raise DigitrecError(f"{run_dir.path}: no last checkpoint yet (the run stopped before its first epoch ended); start it again")
+    started = holds_results(run_dir.path)
+    if started and not engine.can_resume:
+        raise DigitrecError(f"{run_dir.path}: {recipe.engine} runs cannot be resumed (a whole run takes seconds); start a new one")
     ranks, device, line = _join(recipe, options) if ranks is None else (ranks, resolve_device(options.device), "")
+    barrier(ranks)  # every rank has looked before rank 0 tidies or writes
     run_dir = RunDir(path, writer=ranks.writer)
+    if ranks.writer:
+        remove_stale_temps(run_dir.path)  # a write cut short by SIGKILL leaves its hidden temp file
+    if not started:  # stopped before its first epoch ended: nothing to continue
+        recipe = recipe.override(epochs=epochs) if epochs is not None else recipe
+        return _run(recipe, options, run_dir, None, ranks, device, line,
+                    " (no checkpoint yet: the run stopped before its first epoch; starting it again)")
     if epochs is not None and epochs != recipe.epochs:
         recipe = _with_epochs(recipe, epochs, _epochs_done(last), run_dir.path)
         config["recipe"] = recipe.to_dict()
@@ -173,7 +185,7 @@ def _with_epochs(recipe: Recipe, epochs: int, done: tuple[int, bool], where: Pat
 
 
 def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path | None, ranks: Ranks,
-         device: str, distributed_line: str) -> RunResult:
+         device: str, distributed_line: str, note: str = "") -> RunResult:
     import torch
 
     if options.deterministic:
@@ -182,7 +194,7 @@ def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path
         data, test = prepare_data(recipe, options)
     engine = get_engine(recipe.engine)
     reporter = Reporter(recipe.epochs, quiet=options.quiet or not ranks.writer)
-    reporter.log(f"run directory {run_dir.path}" + (" (resuming)" if resume_from else ""))
+    reporter.log(f"run directory {run_dir.path}" + (" (resuming)" if resume_from else note))
     if distributed_line:
         reporter.log(distributed_line)
     reporter.log(f"recipe {json.dumps(recipe.to_dict(), separators=(',', ':'))}")

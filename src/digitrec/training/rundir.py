@@ -29,6 +29,16 @@ def default_run_dir(recipe_name: str, root: str | os.PathLike = "runs") -> Path:
     return candidate
 
 
+# What a run writes at or after the end of its first epoch: a folder holding none of these holds at
+# most the config.json of a run stopped before then, which a new run may take over.
+_RESULTS = ("last.pt", "model.pt", "model.npz", "history.csv", "metrics.json")
+
+
+def holds_results(path: str | os.PathLike) -> bool:
+    """True when the folder holds a checkpoint, history or metrics of a run (not just its config)."""
+    return any((Path(path) / name).exists() for name in _RESULTS)
+
+
 class RunDir:
     def __init__(self, path: str | os.PathLike, writer: bool = True) -> None:
         self.path = Path(path)

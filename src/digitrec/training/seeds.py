@@ -63,9 +63,7 @@ def _one_seed(recipe: Recipe, options: RunOptions, root: Path, seed: int) -> dic
         metrics = json.loads((out / "metrics.json").read_text())
     elif (out / "last.pt").is_file():
         metrics = resume_run(out, quiet=options.quiet, ranks=SINGLE).metrics
-    else:
-        if (out / "config.json").is_file():  # stopped before its first epoch ended: start it over
-            (out / "config.json").unlink()
+    else:  # new, or stopped before its first epoch ended (train_run starts that over)
         run = train_run(recipe.override(seed=seed), dataclasses.replace(options, out=str(out)), ranks=SINGLE)
         metrics = run.metrics
     keys = ("test_accuracy", "test_loss", "train_seconds", "best_epoch", "epochs_run")

@@ -1,6 +1,6 @@
 """Turn a person's image of a digit (or a written number) into MNIST-style 28x28 arrays."""
 
-from .io import IMAGE_SUFFIXES, MAX_PIXELS, ImageLike, PreprocessError, load_grey
+from .io import IMAGE_SUFFIXES, MAX_PIXELS, ImageLike, PreprocessError, UnreadableImage, load_grey
 from .mnist import ink_to_mnist, to_mnist
 from .number import Classify, Digit, split_digits
 
@@ -11,6 +11,7 @@ __all__ = [
     "Digit",
     "ImageLike",
     "PreprocessError",
+    "UnreadableImage",
     "ink_to_mnist",
     "load_grey",
     "split_digits",

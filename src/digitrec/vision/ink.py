@@ -31,7 +31,47 @@ def extract_ink(grey: np.ndarray) -> Ink | None:
 
     Fits the paper's lighting with a smooth surface, takes the side with the heavier tail as the
     ink (dark on light or light on dark), thresholds it with hysteresis and keeps its grey levels.
+    A digit cropped to its own box (strokes reaching three or four edges) leaves too little paper
+    for the fit and the polarity vote: it is read again inside a frame of its paper's level.
     """
+    found = _extract(grey)
+    if found is not None and _edges_touched(found.ink > 0) < 3:
+        return found
+    margin = max(4, max(grey.shape) // 4)  # px; MNIST itself leaves 4 px around a 20 px digit
+    framed = _extract(np.pad(grey, margin, constant_values=_edge_level(grey)))
+    if framed is None:
+        return found
+    inner = (slice(margin, margin + grey.shape[0]), slice(margin, margin + grey.shape[1]))
+    return _components(framed.ink[inner], framed.labels[inner])
+
+
+def _edge_level(grey: np.ndarray) -> float:
+    """The paper's level from the image's outermost pixels: even a tight crop's edges are mostly paper."""
+    ring = np.concatenate([grey[0], grey[-1], grey[1:-1, 0], grey[1:-1, -1]])
+    return float(np.median(ring))
+
+
+def _edges_touched(mask: np.ndarray) -> int:
+    """How many of the image's four edges the mask reaches."""
+    return int(mask[0].any()) + int(mask[-1].any()) + int(mask[:, 0].any()) + int(mask[:, -1].any())
+
+
+def _components(ink: np.ndarray, labels: np.ndarray) -> Ink | None:
+    """Renumber the components left in `labels` 1..N (in order) and measure their boxes and areas."""
+    kept = np.unique(labels[labels > 0])
+    count = kept.size
+    if count == 0:
+        return None
+    renumber = np.zeros(int(labels.max()) + 1, np.int32)
+    renumber[kept] = np.arange(1, count + 1)
+    labels = renumber[labels]
+    boxes = np.array([(x.start, y.start, x.stop, y.stop) for y, x in ndi.find_objects(labels)], int)
+    areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    return Ink(ink=ink * (labels > 0), labels=labels.astype(np.int32), boxes=boxes, areas=areas)
+
+
+def _extract(grey: np.ndarray) -> Ink | None:
+    """`extract_ink` on the image as it is."""
     blur = min(2.0, max(grey.shape) / 400)  # px; about one pixel of a 400 px photo
     smooth = ndi.gaussian_filter(grey, blur) if blur >= 0.5 else grey
     paper = _fit_background(smooth)

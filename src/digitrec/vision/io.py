@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import stat
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -22,6 +27,10 @@ ImageLike = str | Path | bytes | Image.Image | np.ndarray
 
 class PreprocessError(DigitrecError, ValueError):
     """The image cannot be read, or holds no digit."""
+
+
+class UnreadableImage(PreprocessError):
+    """The image cannot be read at all (not an image, corrupt, too large): not a question of its content."""
 
 
 def load_grey(image: ImageLike, name: str | None = None) -> tuple[np.ndarray, str, tuple[float, float]]:
@@ -62,34 +71,57 @@ def _open(source: str | Path | io.BytesIO, name: str) -> tuple[Image.Image, floa
     1/2, 1/4 or 1/8 scale, for speed).
     """
     try:
-        pil = Image.open(source)
-        _check_size(pil.size, name)
-        width = pil.size[0]
-        pil.draft(None, (WORK_SIDE, WORK_SIDE))
-        pil.load()  # decode now, so that a truncated file fails here
-        drafted = width / pil.size[0]
-        return ImageOps.exif_transpose(pil), drafted  # phones store photos sideways plus a tag
+        if not isinstance(source, io.BytesIO) and not stat.S_ISREG(os.stat(source).st_mode):
+            _refuse_special(source, name)
+        with quiet_pillow():
+            pil = Image.open(source)
+            _check_size(pil.size, name)
+            width = pil.size[0]
+            pil.draft(None, (WORK_SIDE, WORK_SIDE))
+            pil.load()  # decode now, so that a truncated file fails here
+            drafted = width / pil.size[0]
+            return ImageOps.exif_transpose(pil), drafted  # phones store photos sideways plus a tag
     except PreprocessError:
         raise
     except FileNotFoundError:
-        raise PreprocessError(f"cannot read {name}: no such file") from None
+        raise UnreadableImage(f"cannot read {name}: no such file") from None
     except IsADirectoryError:
-        raise PreprocessError(f"cannot read {name}: it is a directory") from None
+        raise UnreadableImage(f"cannot read {name}: it is a directory") from None
+    except PermissionError:
+        raise UnreadableImage(f"cannot read {name}: permission denied (check the file's permissions)") from None
     except Image.DecompressionBombError:
-        raise PreprocessError(
+        raise UnreadableImage(
             f"cannot read {name}: the image is too large (the limit is {MAX_PIXELS // 1_000_000} megapixels)"
         ) from None
     except UnidentifiedImageError:
-        raise PreprocessError(f"cannot read {name}: not an image, or an unsupported format") from None
+        raise UnreadableImage(f"cannot read {name}: not an image, or an unsupported format") from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
-        raise PreprocessError(f"cannot read {name}: the file is corrupt or truncated ({error})") from None
+        raise UnreadableImage(f"cannot read {name}: the file is corrupt or truncated ({error})") from None
+
+
+@contextlib.contextmanager
+def quiet_pillow() -> Iterator[None]:
+    """Silence Pillow's warnings while opening and decoding: it warns above its own 89.5 MP (digitrec's
+    MAX_PIXELS is checked before decoding) and about damaged metadata such as corrupt EXIF or TIFF tags
+    (the pixels still decode). Neither is the user's business; each would print lines with a library path."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+        yield
+
+
+def _refuse_special(path: str | Path, name: str) -> None:
+    """Refuse what is not a regular file: opening a FIFO would wait for a writer for ever."""
+    if Path(path).is_dir():
+        raise IsADirectoryError
+    raise UnreadableImage(f"cannot read {name}: not a regular file (a FIFO, socket or device); give an image file")
 
 
 def _check_size(size: tuple[int, int], name: str) -> None:
     if size[0] * size[1] == 0:
         raise PreprocessError(f"no digit found in {name}: the image is empty ({size[0]}x{size[1]} px)")
     if size[0] * size[1] > MAX_PIXELS:
-        raise PreprocessError(
+        raise UnreadableImage(
             f"cannot read {name}: {size[0]}x{size[1]} px is too large "
             f"(the limit is {MAX_PIXELS // 1_000_000} megapixels)"
         )
@@ -115,7 +147,7 @@ def _pil_to_grey(pil: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | 
         grey = pil.convert("L")
         return np.asarray(grey.reduce(factor) if factor > 1 else grey, np.float32) / 255, None
     except (OSError, ValueError) as error:
-        raise PreprocessError(f"cannot read {name}: cannot convert mode {pil.mode} ({error})") from None
+        raise UnreadableImage(f"cannot read {name}: cannot convert mode {pil.mode} ({error})") from None
 
 
 def _array_to_grey(array: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -123,7 +155,7 @@ def _array_to_grey(array: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (2, 3, 4))):
-        raise PreprocessError(f"cannot read {name}: expected (H, W), (H, W, 3) or (H, W, 4)")
+        raise UnreadableImage(f"cannot read {name}: expected (H, W), (H, W, 3) or (H, W, 4)")
     _check_size((array.shape[1], array.shape[0]), name)
     values = _scale_levels(np.nan_to_num(array.astype(np.float32)), array.dtype.name)
     if values.ndim == 2:

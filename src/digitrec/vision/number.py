@@ -9,11 +9,12 @@ import numpy as np
 
 from .cuts import Doubt
 from .ink import require_ink
-from .io import ImageLike, load_grey
+from .io import ImageLike, PreprocessError, load_grey
 from .mnist import ink_to_mnist
 from .segment import digit_parts
 
 Classify = Callable[[np.ndarray], np.ndarray]  # (N, 28, 28) uint8 -> (N, classes) probabilities
+MAX_MARKS = 200  # separate marks in one image; a number of 20 digits, each in 5 broken strokes, has 100
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing arrays field by field is ambiguous
@@ -36,8 +37,15 @@ def split_digits(image: ImageLike, classify: Classify | None = None, name: str |
     grey, name, (sx, sy) = load_grey(image, name)
     doubt = None if classify is None else _doubt_of(classify)
     digits = []
-    for crop, (left, top) in digit_parts(require_ink(grey, name), doubt):
+    ink = require_ink(grey, name)
+    marks = int((ink.areas >= 0.02 * ink.areas.max()).sum())  # as digit_parts counts them: specks dropped
+    if marks > MAX_MARKS:  # the search for cuts grows with the marks: 3,400 of them took a minute
+        raise PreprocessError(f"no number found in {name}: {marks} separate marks (the limit is {MAX_MARKS}); "
+                              "noise or a texture, not written digits")
+    for crop, (left, top) in digit_parts(ink, doubt):
         ys, xs = np.nonzero(crop > 0.25)  # the box of the visible strokes, not of their faint fringe
+        if ys.size == 0:
+            continue  # only faint fringe: no stroke to read (seen on 1 px high scraps)
         x0, y0, x1, y1 = left + xs.min(), top + ys.min(), left + xs.max() + 1, top + ys.max() + 1
         box = (int(x0 * sx), int(y0 * sy), int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy)))
         digits.append(Digit(image=ink_to_mnist(crop), box=box))
