@@ -14,6 +14,11 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 
+# As the `digitrec` command does (cli/__init__.py): idle OpenMP threads sleep instead of spinning,
+# which on a shared 2-core machine decides the timings more than anything measured. Set before
+# torch loads; a value you set yourself wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def cpu() -> str:
     """The CPU model and its widest vector ISA, from /proc/cpuinfo (timings differ by both)."""

@@ -20,7 +20,7 @@ from .history import improved
 from .optim import EarlyStopping, build_optimizer, build_scheduler
 from .progress import Reporter
 
-_PROGRESS_EVERY = 20  # batches between progress-bar refreshes (each costs a device sync)
+_PROGRESS_EVERY = 20  # batches between progress-bar refreshes (each costs a device sync; none without a bar)
 
 
 @dataclass
@@ -151,10 +151,21 @@ def _batch_count(samples: int, batch_size: int) -> int:
 def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, reporter):
     device = train.images.device
     order = torch.randperm(len(train), generator=generator).to(device)
-    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    correct = torch.zeros((), dtype=torch.int64, device=device)
+    steps = _batch_count(len(train), recipe.batch_size)
+    # Per step only two small ops on top of the tutorial loop: keep the loss, and the predicted
+    # classes in permutation order; sums and the comparison with the labels wait for a refresh.
+    losses = torch.zeros(steps, dtype=torch.float32, device=device)
+    predicted = torch.zeros(len(train), dtype=torch.int64, device=device)
+    sizes = torch.tensor([min(recipe.batch_size, len(train) - i * recipe.batch_size) for i in range(steps)],
+                         dtype=torch.float64, device=device)
     seen = pending = 0
-    for step in range(_batch_count(len(train), recipe.batch_size)):
+
+    def means(done: int) -> tuple[float, float]:
+        loss_sum = (losses[:done].double() * sizes[:done]).sum().item()
+        correct = (predicted[:seen] == train.labels[order[:seen]]).sum().item()
+        return loss_sum / seen, correct / seen
+
+    for step in range(steps):
         # a last batch of one example is dropped this epoch (batch norm cannot train on it)
         index = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
         images, labels = train.images[index], train.labels[index]
@@ -168,12 +179,13 @@ def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, ge
             nn.utils.clip_grad_norm_(model.parameters(), recipe.args.grad_clip)
         optimizer.step()
         schedule.step_batch()
-        loss_sum += loss.detach().double() * len(index)
-        correct += (logits.detach().argmax(1) == labels).sum()
+        losses[step] = loss.detach()
+        torch.argmax(logits.detach(), 1, out=predicted[seen:seen + len(index)])
         seen += len(index)
         pending += len(index)
-        if step % _PROGRESS_EVERY == _PROGRESS_EVERY - 1:
-            reporter.update(pending, loss_sum.item() / seen, correct.item() / seen)
+        if step % _PROGRESS_EVERY == _PROGRESS_EVERY - 1 and reporter.shows_bar:
+            reporter.update(pending, *means(step + 1))
             pending = 0
-    reporter.update(pending, loss_sum.item() / seen, correct.item() / seen)
-    return loss_sum.item() / seen, correct.item() / seen, seen
+    train_loss, train_acc = means(steps)
+    reporter.update(pending, train_loss, train_acc)
+    return train_loss, train_acc, seen
