@@ -54,7 +54,6 @@ class TorchArgs:
     mean: float = _help("Input normalisation inside the model: (pixels / 255 - mean) / std.", 0.0)
     std: float = _help("Input normalisation inside the model: (pixels / 255 - mean) / std.", 1.0)
     eval_batch_size: int = _help("Images per forward pass when evaluating (memory, not results).", 1000)
-    channels_last: bool = _help("Train in channels-last memory layout (oneDNN's fast path for CPU convolutions).", False)
 
 
 @dataclass

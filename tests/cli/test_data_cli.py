@@ -21,6 +21,8 @@ def test_fetch_info_show_and_to_kaggle(fake_mnist, tmp_path):
     result = runner.invoke(app, ["data", "fetch"])
     assert result.exit_code == 0, result.output
     assert "4 files verified" in result.output
+    result = runner.invoke(app, ["data", "verify"])
+    assert result.exit_code == 0 and "4 files hashed and verified" in result.output, result.output
     result = runner.invoke(app, ["data", "info", "--plot", str(tmp_path / "balance.png")])
     assert result.exit_code == 0, result.output
     assert "train   1000 images" in result.output and "test     200 images" in result.output

@@ -64,7 +64,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def _cache_listing(home: Path) -> list[str]:
-    return sorted(p.name for p in (home / "tiny").iterdir() if p.name != ".lock")
+    return sorted(p.name for p in (home / "tiny").iterdir() if not p.name.startswith("."))  # no lock, stamps
 
 
 def test_good_mirror(server, tmp_path):
@@ -106,6 +106,36 @@ def test_cache_is_used_and_a_corrupt_cache_file_is_replaced(server, tmp_path):
     sources.fetch("tiny", home, mirrors=[server["good"]], **FAST)
     assert server["requests"] == ["/good/a-idx.gz"]
     assert read_idx(home / "tiny" / "a-idx").shape == (3, 4, 5)
+
+
+def test_a_stamped_cache_file_is_not_hashed_again_unless_verify(server, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    sources.fetch("tiny", home, mirrors=[server["good"]], **FAST)
+    hashed = []
+    real = sources._sha256
+    monkeypatch.setattr(sources, "_sha256", lambda data: hashed.append(len(data)) or real(data))
+    before = (home / "tiny" / "a-idx").stat().st_mtime_ns
+    sources.fetch("tiny", home, mirrors=[server["good"]], **FAST)
+    assert hashed == [] and (home / "tiny" / "a-idx").stat().st_mtime_ns == before  # neither read nor rewritten
+    sources.fetch("tiny", home, mirrors=[server["good"]], verify=True, **FAST)
+    assert len(hashed) == 2
+
+
+def test_verify_catches_a_change_the_stamp_cannot_see(server, tmp_path):
+    home = tmp_path / "home"
+    sources.fetch("tiny", home, mirrors=[server["good"]], **FAST)
+    path = home / "tiny" / "a-idx"
+    info = path.stat()
+    with open(path, "r+b") as handle:  # flip a byte in place, then put the mtime back
+        handle.seek(-1, os.SEEK_END)
+        handle.write(b"\xff")
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    server["requests"].clear()
+    sources.fetch("tiny", home, mirrors=[server["good"]], **FAST)
+    assert server["requests"] == []  # the stamp still matches: trusted
+    sources.fetch("tiny", home, mirrors=[server["good"]], verify=True, **FAST)
+    assert server["requests"] == ["/good/a-idx.gz"]
+    assert read_idx(path).ravel()[-1] == 59
 
 
 def test_corrupt_cache_file_is_kept_when_nothing_better_exists(server, tmp_path):

@@ -51,3 +51,19 @@ def test_bad_arguments():
         stratified_split(np.zeros(10, int), 1.5, 0)
     with pytest.raises(ValueError):
         kfold_indices(np.zeros(10, int), 1, 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 123])
+@pytest.mark.parametrize("n_held", [1, 3, 10, 57, 200, 999])
+def test_the_numpy_split_is_exactly_scikit_learns(seed, n_held):
+    from sklearn.model_selection import train_test_split
+
+    from digitrec.data.splits import _split
+
+    rng = np.random.default_rng(seed)
+    for labels in (rng.integers(0, 10, 1000), np.repeat(np.arange(7), [300, 200, 150, 150, 100, 60, 40])):
+        counts = np.bincount(labels)
+        stratify = labels if counts.min() >= 2 and len(counts) <= min(n_held, len(labels) - n_held) else None
+        kept, held = train_test_split(np.arange(len(labels)), test_size=n_held, random_state=seed, stratify=stratify)
+        ours = _split(labels, n_held, seed)
+        assert np.array_equal(ours[0], np.sort(kept)) and np.array_equal(ours[1], np.sort(held))

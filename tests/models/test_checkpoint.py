@@ -48,7 +48,10 @@ def test_a_format_1_checkpoint_from_before_the_normalize_layer_predicts_as_it_di
     checkpoint = load_checkpoint(LEGACY / "model.pt")
     assert checkpoint["format_version"] == 1 and "normalize.mean" not in checkpoint["state_dict"]
     predictor = load_model(LEGACY / "model.pt")
-    np.testing.assert_array_equal(predictor.predict_proba(expected["images"]), expected["probabilities"])
+    probs = predictor.predict_proba(expected["images"])
+    # not bit for bit: inference runs channels-last convolutions, which add up in another order
+    np.testing.assert_allclose(probs, expected["probabilities"], rtol=0, atol=2e-6)
+    assert np.array_equal(probs.argmax(1), expected["probabilities"].argmax(1))
     assert predictor.metadata["normalization"]["mean"] == pytest.approx(0.1307)
 
 

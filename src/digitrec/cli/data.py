@@ -29,6 +29,18 @@ def fetch_cmd(
     typer.echo(f"{dataset}: {len(paths)} files verified in {folder}")
 
 
+@data_app.command("verify")
+def verify_cmd(
+    dataset: str = typer.Option("mnist", "--dataset", "--data", "-d", help="mnist or fashion-mnist."),
+    data_dir: Optional[Path] = DataDirOption,
+) -> None:
+    """Hash every cached file again (loads trust a file's stamp) and rebuild the decoded arrays from them."""
+    from ..data.cache import load_arrays
+
+    arrays = load_arrays(dataset, data_dir, verify=True, log=lambda line: typer.echo(line, err=True))
+    typer.echo(f"{dataset}: {len(arrays)} files hashed and verified, decoded arrays rebuilt")
+
+
 @data_app.command("info")
 def info_cmd(
     dataset: str = DataOption,

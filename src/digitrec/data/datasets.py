@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
-from .idx import read_idx
+from .cache import load_arrays
 from .kaggle import read_kaggle_csv
-from .sources import SOURCES, fetch
+from .sources import SOURCES
 
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = (
@@ -64,18 +64,12 @@ def load_dataset(spec: str, data_dir: str | os.PathLike | None = None, download:
 
 
 def _load_idx_dataset(name: str, data_dir, download: bool) -> Dataset:
-    if download:
-        paths = fetch(name, data_dir, progress=True)
-    else:
-        from .sources import data_home
-
-        paths = {raw.key: data_home(data_dir) / name / raw.filename for raw in SOURCES[name].files}
-    arrays = {key: read_idx(path) for key, path in paths.items()}
+    arrays = load_arrays(name, data_dir, download=download)
     splits = {}
     for split in ("train", "test"):
         images, labels = arrays[f"{split}-images"], arrays[f"{split}-labels"]
         if images.dtype != np.uint8 or images.shape[1:] != (28, 28) or len(images) != len(labels):
-            raise DatasetError(f"{paths[f'{split}-images']}: unexpected shape {images.shape}")
+            raise DatasetError(f"{name} {split}-images: unexpected shape {images.shape}")
         splits[split] = Split(images, labels.astype(np.int64))
     classes = FASHION_CLASSES if name == "fashion-mnist" else DIGIT_CLASSES
     return Dataset(name, classes, splits["train"], splits["test"])

@@ -36,14 +36,13 @@ def evaluate(predictor, images: np.ndarray, labels: np.ndarray) -> Evaluation:
 
 
 def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray, classes: list[str]) -> Evaluation:
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
     labels = np.asarray(labels, dtype=np.int64)
     predictions = probabilities.argmax(axis=1)
     everyone = np.arange(len(classes))
     true_class = probabilities[np.arange(len(labels)), labels]
     loss = float(-np.log(np.clip(true_class, 1e-12, None)).mean())
-    precision, recall, f1, support = precision_recall_fscore_support(labels, predictions, labels=everyone, zero_division=0)
+    confusion = np.bincount(labels * len(classes) + predictions, minlength=len(classes) ** 2).reshape(len(classes), -1)
+    precision, recall, f1, support = _precision_recall_f1(confusion)
     per_class = [
         {"class": classes[i], "precision": float(precision[i]), "recall": float(recall[i]),
          "f1": float(f1[i]), "support": int(support[i])}
@@ -52,8 +51,21 @@ def evaluate_probabilities(probabilities: np.ndarray, labels: np.ndarray, classe
     return Evaluation(
         classes=list(classes), labels=labels, probabilities=probabilities,
         accuracy=float((predictions == labels).mean()), loss=loss,
-        confusion=confusion_matrix(labels, predictions, labels=everyone), per_class=per_class,
+        confusion=confusion, per_class=per_class,
     )
+
+
+def _precision_recall_f1(confusion: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per class, as scikit-learn's `precision_recall_fscore_support(..., zero_division=0)` computes
+    them (F1 = 2 tp / (true + predicted)); NumPy here so that evaluating imports no scikit-learn."""
+    tp = np.diag(confusion).astype(np.float64)
+    support = confusion.sum(axis=1)  # true examples per class
+    predicted = confusion.sum(axis=0)
+
+    def ratio(top, bottom):
+        return np.divide(top, bottom, out=np.zeros_like(top), where=bottom > 0)
+
+    return ratio(tp, predicted), ratio(tp, support), ratio(2 * tp, support + predicted), support
 
 
 def format_report(evaluation: Evaluation) -> str:

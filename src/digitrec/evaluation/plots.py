@@ -20,10 +20,12 @@ TRAIN_COLOUR = "tab:blue"
 VAL_COLOUR = "tab:orange"
 
 
-def _new_figure(width: float, height: float):
+def _new_figure(width: float, height: float, layout: str | None = "constrained"):
+    """A Figure; the run's own pictures pass layout=None with fixed margins (constrained layout
+    costs a few hundred ms a figure)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    return Figure(figsize=(width, height), layout=layout)
 
 
 def save_figure(figure, path: str | os.PathLike, dpi: int = 120) -> Path:
@@ -31,6 +33,11 @@ def save_figure(figure, path: str | os.PathLike, dpi: int = 120) -> Path:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format=(path.suffix[1:] or "png"), dpi=dpi)
     return path
+
+
+_TILE_INCHES = 1.2  # width of one grid cell
+_TITLE_INCHES = 0.3  # room for a two-line title above each digit
+_SUPTITLE_INCHES = 0.4
 
 
 def image_grid(
@@ -41,20 +48,34 @@ def image_grid(
     title_colours: Sequence[str] | None = None,
     suptitle: str | None = None,
 ) -> Path:
-    """A grid of 28x28 digits (ink high), white ink on black as MNIST stores them, each titled."""
+    """A grid of 28x28 digits (ink high), white ink on black as MNIST stores them, each titled.
+
+    Drawn as one image (the digits tiled into a mosaic on white) plus one text per title: one
+    Axes instead of one per digit, about 15x faster than subplots for a 36-digit gallery.
+    """
     count = len(images)
     columns = columns or max(1, math.ceil(math.sqrt(count)))
     rows = max(1, math.ceil(count / columns))
-    figure = _new_figure(1.2 * columns, 1.35 * rows + (0.4 if suptitle else 0))
-    axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
-    for i, ax in enumerate(axes):
-        ax.set_axis_off()
-        if i < count:
-            ax.imshow(images[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            colour = title_colours[i] if title_colours else "black"
-            ax.set_title(titles[i], fontsize=9, color=colour)
+    pad = 3  # px of white between digits, in the 28 px scale
+    title_px = round(28 * _TITLE_INCHES / (_TILE_INCHES - 0.2))  # keep the 28 px digit ~1 inch wide
+    cell_w, cell_h = 28 + 2 * pad, 28 + 2 * pad + title_px
+    mosaic = np.full((rows * cell_h, columns * cell_w), 255, dtype=np.uint8)  # white paper
+    for i in range(count):
+        row, col = divmod(i, columns)
+        top, left = row * cell_h + title_px + pad, col * cell_w + pad
+        mosaic[top:top + 28, left:left + 28] = images[i]
+    extra = _SUPTITLE_INCHES if suptitle else 0.0
+    height = _TILE_INCHES * rows * cell_h / cell_w
+    figure = _new_figure(_TILE_INCHES * columns, height + extra, layout=None)
+    ax = figure.add_axes((0, 0, 1, height / (height + extra)))
+    ax.set_axis_off()
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=255, interpolation="nearest", aspect="auto")
+    for i in range(count):
+        row, col = divmod(i, columns)
+        ax.text(col * cell_w + cell_w / 2, row * cell_h + title_px + pad - 0.5, titles[i], ha="center", va="bottom",
+                fontsize=9, color=title_colours[i] if title_colours else "black", linespacing=1.0)
     if suptitle:
-        figure.suptitle(suptitle)
+        figure.suptitle(suptitle, y=1 - 0.1 * extra / (height + extra))
     return save_figure(figure, path)
 
 
@@ -76,7 +97,8 @@ def class_balance(counts: dict[str, np.ndarray], classes: Sequence[str], path: s
 
 def learning_curves(history: Sequence[dict], path: str | os.PathLike, title: str = "") -> Path:
     """Loss and accuracy per epoch: training in blue, validation in orange (when present)."""
-    figure = _new_figure(10, 4)
+    figure = _new_figure(10, 4, layout=None)
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.88 if title else 0.95, wspace=0.25)
     loss_ax, acc_ax = figure.subplots(1, 2)
     epochs = [row["epoch"] for row in history]
     from matplotlib.ticker import MaxNLocator
@@ -99,7 +121,10 @@ def learning_curves(history: Sequence[dict], path: str | os.PathLike, title: str
 
 def confusion_matrix(confusion: np.ndarray, classes: Sequence[str], path: str | os.PathLike, title: str = "") -> Path:
     """Counts with row-normalised shading, so errors stand out whatever the class sizes."""
-    figure = _new_figure(7.5, 6.5)
+    longest = max(map(len, classes))
+    figure = _new_figure(7.5, 6.5, layout=None)
+    margin = min(0.3, 0.06 + 0.012 * longest)  # room for the tick labels, long class names included
+    figure.subplots_adjust(left=margin + 0.03, right=0.97, bottom=margin + 0.03, top=0.93)
     ax = figure.subplots()
     rates = confusion / np.clip(confusion.sum(axis=1, keepdims=True), 1, None)
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)

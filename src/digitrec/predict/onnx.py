@@ -26,12 +26,15 @@ JSON_KEYS = ("format_version", "classes", "model_args", "normalization", "metric
 _CHUNK = 1000  # images per onnxruntime call: bounds memory for large batches
 
 
-def session(path: Path):
-    """An onnxruntime session on the CPU, logging errors only."""
+def session(path: Path, threads: int | None = None):
+    """An onnxruntime session on the CPU, logging errors only; `threads` intra-op threads (default:
+    onnxruntime's, one per physical core)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: its warnings are about graph optimisations
+    if threads:
+        options.intra_op_num_threads = threads
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
@@ -40,10 +43,10 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return _metadata(Path(path), _open_session(Path(path)))
 
 
-def load_onnx(path: str | os.PathLike, device: str = "cpu") -> Predictor:
+def load_onnx(path: str | os.PathLike, device: str = "cpu", threads: int | None = None) -> Predictor:
     """A Predictor whose probabilities come from onnxruntime running an exported digitrec model."""
     path = Path(path)
-    runtime = _open_session(path)
+    runtime = _open_session(path, threads)
     metadata = _metadata(path, runtime)
     inputs = [i.name for i in runtime.get_inputs()]
     if inputs != [INPUT_NAME]:
@@ -59,11 +62,11 @@ def load_onnx(path: str | os.PathLike, device: str = "cpu") -> Predictor:
     return Predictor(proba, metadata["classes"], info, path)
 
 
-def _open_session(path: Path):
+def _open_session(path: Path, threads: int | None = None):
     if not path.is_file():
         raise CheckpointError(f"{path}: no such model file")
     try:
-        return session(path)
+        return session(path, threads)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types for a bad file
         raise CheckpointError(f"{path}: not a readable ONNX model ({_reason(exc)}); expected a file written by digitrec export") from None
 

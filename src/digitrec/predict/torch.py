@@ -13,7 +13,9 @@ def proba_fn(model, device: str = "cpu", batch_size: int = 1000) -> ProbaFn:
     """float32 (N, 28, 28) in [0, 1] -> probabilities, by a Classifier (it normalises its own input)."""
     import torch
 
-    model = model.to(device).eval()
+    # Channels-last weights: oneDNN's convolutions run about 2x faster on them on the CPU (measured
+    # in benchmarks/inference.py); a model without 4-D weights (an MLP) is unchanged.
+    model = model.to(device, memory_format=torch.channels_last).eval()
 
     def proba(images: np.ndarray) -> np.ndarray:
         out = []
@@ -21,7 +23,7 @@ def proba_fn(model, device: str = "cpu", batch_size: int = 1000) -> ProbaFn:
             for start in range(0, len(images), batch_size):
                 chunk = torch.from_numpy(images[start:start + batch_size]).to(device).unsqueeze(1)  # (B, 1, 28, 28)
                 out.append(torch.softmax(model(chunk), dim=1).float().cpu().numpy())
-        return np.concatenate(out)
+        return out[0] if len(out) == 1 else np.concatenate(out)
 
     return proba
 

@@ -61,7 +61,7 @@ class TorchEngine:
             if best_path.is_file():
                 best_state = build_model(load_checkpoint(best_path), best_path).state_dict()
         model.to(device)
-        if recipe.args.channels_last:  # weights NHWC; a 1-channel input is the same in either layout
+        if ranks.distributed:  # before DDP wraps it (loop.fit does this for a plain module)
             model.to(memory_format=torch.channels_last)
         train = TensorSplit.from_arrays(data.train.images, data.train.labels, device)
         val = TensorSplit.from_arrays(data.val.images, data.val.labels, device) if data.val is not None else None
