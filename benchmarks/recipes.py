@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import shlex
 import sys
 import tempfile
@@ -62,20 +61,10 @@ def _machine() -> str:
 
     import torch
 
-    return (f"{_cpu()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+    from _machine import cpu
+
+    return (f"{cpu()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
             f"torch CPU capability {torch.backends.cpu.get_cpu_capability()}")
-
-
-def _cpu() -> str:
-    """The CPU model and its widest vector ISA, from /proc/cpuinfo (timings differ by both)."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.machine()
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    isa = next((name for name in ("avx512f", "avx2", "avx") if name in flags), "no AVX")
-    return f"{model or platform.machine()} ({isa})"
 
 
 def _load_rows() -> dict:

@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shlex
 import socket
 import subprocess
@@ -77,12 +76,9 @@ def _two_nodes(train: list[str]) -> list[list[str]]:
 
 def _machine() -> str:
     import torch
+    from _machine import cpu
 
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), platform.machine())
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    isa = next((name for name in ("avx512f", "avx2", "avx") if name in flags), "no AVX")
-    return f"{model} ({isa}), {len(os.sched_getaffinity(0))} cores, torch {torch.__version__}, Gloo"
+    return f"{cpu()}, {len(os.sched_getaffinity(0))} cores, torch {torch.__version__}, Gloo"
 
 
 def _table(result: dict) -> str:
