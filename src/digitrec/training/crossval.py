@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from ..errors import DigitrecError
 from ..evaluation.compare import summarize
 from ..recipes import Recipe
 from ..versions import versions
-from .distributed import Ranks, gather_objects, rank_zero_first, start
+from .distributed import Ranks, gather_objects, rank_zero_first, start, usable_cores
 from .engines import get_engine
 from .environment import resolve_device
 from .interface import FitData, Hooks
@@ -71,9 +70,6 @@ class FoldTask:
     quiet: bool = True
     deterministic: bool = False
 
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def split_hash(images: np.ndarray, labels: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) -> str:

@@ -79,7 +79,7 @@ def start(device: str) -> tuple[Ranks, str, str]:
         # each attempt keeps its keys apart.
         store = dist.PrefixStore(f"digitrec/attempt-{restart_count()}", store)
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", store=store, rank=rank, world_size=world)
-    threads = max(1, _usable_cores() // ranks.local_world)
+    threads = max(1, usable_cores() // ranks.local_world)
     torch.set_num_threads(threads)
     backend = dist.get_backend()
     line = (f"distributed: rank {ranks.rank} of {ranks.world} ({ranks.local_world} on this node), {backend}, "
@@ -138,5 +138,6 @@ def gather_objects(ranks: Ranks, value: Any) -> list[Any]:
     return found
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity), which threads and process counts follow."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -12,6 +12,7 @@ import os
 import signal
 
 from ..errors import DigitrecError
+from .distributed import usable_cores
 
 # A worker that failed with this exit code printed its own "digitrec: error: ..." line already.
 _REPORTED = 1
@@ -28,7 +29,7 @@ def run_workers(nproc: int, worker_args: list[str], max_restarts: int = 0) -> No
 
     if nproc < 1:
         raise DigitrecError(f"--nproc must be at least 1, got {nproc}")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = usable_cores()
     # torchrun would set 1 and warn about it; each worker picks cores // workers itself anyway
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // nproc)))
     os.environ["DIGITREC_LAUNCHER"] = "1"  # workers leave the report of a dead rank to this process
