@@ -130,3 +130,21 @@ def test_an_output_path_through_a_file_is_one_clear_line(tmp_path, tiny_model):
     (tmp_path / "notes.txt").write_text("x")
     for out in ("notes.txt/model.onnx", "notes.txt/deeper/model.onnx"):
         error_line(["export", str(tiny_model), "--out", str(tmp_path / out)], "notes.txt: is a file where a folder is needed")
+
+
+def test_a_numpy_network_run_never_imports_torch(small_mnist, tmp_path):
+    """The scratch engine is NumPy only: importing torch would cost a short run a second or more."""
+    import subprocess
+    import sys
+
+    train = small_mnist["train"]
+    write_kaggle_csv(tmp_path / "train.csv", train.images[:300], train.labels[:300])
+    script = ("import sys\nfrom digitrec.cli import main\nsys.argv = ['digitrec', *sys.argv[1:]]\n"
+              "try:\n    main()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
+              "print('torch imported' if 'torch' in sys.modules else 'no torch')\n")
+    done = subprocess.run([sys.executable, "-c", script, "train", "--recipe", "nielsen", "--epochs", "1",
+                           "--data", f"kaggle:{tmp_path / 'train.csv'}", "--out", str(tmp_path / "run"), "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "no torch"
+    assert (tmp_path / "run" / "model.npz").is_file()

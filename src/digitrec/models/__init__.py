@@ -3,7 +3,7 @@
 Importing this registers every family.
 """
 
-from . import cnn, fast, lenet, mlp, reference  # noqa: F401  (imported to register their builders)
+from . import best, cnn, fast, lenet, mlp, reference  # noqa: F401  (imported to register their builders)
 from .checkpoint import build_model, load_checkpoint, make_checkpoint, save_checkpoint
 from .normalize import Classifier, Normalize
 from .registry import ModelInfo, create_model, list_models, model_info, register_model

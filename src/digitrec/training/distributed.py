@@ -63,12 +63,12 @@ def start(device: str) -> tuple[Ranks, str, str]:
     cores than workers; each worker takes cores // workers-on-this-node instead. Returns the
     ranks, this rank's device (cuda:LOCAL_RANK for CUDA) and a line saying what was chosen.
     """
-    import torch
-    import torch.distributed as dist
-
     ranks = ranks_from_env()
     if not ranks.distributed:
         return ranks, device, ""
+    import torch
+    import torch.distributed as dist
+
     if device.startswith("cuda"):
         device = f"cuda:{ranks.local_rank}"
         torch.cuda.set_device(device)

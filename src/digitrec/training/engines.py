@@ -1,13 +1,21 @@
-"""The training engines in one plain table: train, cv (and later the distributed launcher) call
-`ENGINES[recipe.engine].fit(...)` and nothing else. Importing it registers nothing elsewhere."""
+"""The training engines in one plain table: train, cv and the distributed launcher call
+`get_engine(recipe.engine).fit(...)` and nothing else. Importing it registers nothing elsewhere.
+
+The table names each engine's module and class; an engine is imported when first asked for, so a
+NumPy-network run never pays for importing torch (a second or more of a short run).
+"""
 
 from __future__ import annotations
 
-from .interface import Engine
-from .scratch_engine import ScratchEngine
-from .torch_engine import TorchEngine
+import importlib
 
-ENGINES: dict[str, Engine] = {"torch": TorchEngine(), "scratch": ScratchEngine()}
+from .interface import Engine
+
+ENGINES: dict[str, tuple[str, str]] = {
+    "torch": ("digitrec.training.torch_engine", "TorchEngine"),
+    "scratch": ("digitrec.training.scratch_engine", "ScratchEngine"),
+}
+_made: dict[str, Engine] = {}
 
 
 def get_engine(name: str) -> Engine:
@@ -15,4 +23,7 @@ def get_engine(name: str) -> Engine:
         from ..errors import DigitrecError
 
         raise DigitrecError(f"unknown engine '{name}'; choose from: {', '.join(ENGINES)}")
-    return ENGINES[name]
+    if name not in _made:
+        module, cls = ENGINES[name]
+        _made[name] = getattr(importlib.import_module(module), cls)()
+    return _made[name]

@@ -57,6 +57,7 @@ class Engine(Protocol):
     model_file: str
     can_resume: bool
     can_distribute: bool  # trains data-parallel under torchrun
+    uses_torch: bool  # trains on a torch device; False: NumPy on the CPU, and torch is never imported
 
     def check(self, recipe: Recipe) -> None:
         """Refuse, with one line, a recipe this engine cannot run (unknown names, bad values)."""

@@ -1,7 +1,7 @@
 """A whole training run: data -> engine -> run directory (checkpoints, history, metrics, pictures).
 
 `train_run(recipe, options)` starts one, `resume_run(run_dir)` continues one from its last.pt.
-Everything here is engine-neutral: the fitting itself is `ENGINES[recipe.engine].fit`.
+Everything here is engine-neutral: the fitting itself is `get_engine(recipe.engine).fit`.
 """
 
 from __future__ import annotations
@@ -155,8 +155,11 @@ def resume_run(path: str | os.PathLike, *, epochs: int | None = None, quiet: boo
 
 def _join(recipe: Recipe, options: RunOptions) -> tuple[Ranks, str, str]:
     """This process's ranks (joining the torchrun job, if any), its device and a log line."""
-    ranks, device, line = start(resolve_device(options.device))
-    if ranks.distributed and not get_engine(recipe.engine).can_distribute:
+    engine = get_engine(recipe.engine)
+    # "auto" means the CPU to an engine without torch; another device it is told of (and says so)
+    device = resolve_device(options.device) if engine.uses_torch else options.device.replace("auto", "cpu")
+    ranks, device, line = start(device)
+    if ranks.distributed and not engine.can_distribute:
         raise DigitrecError(f"recipe {recipe.name}: the {recipe.engine} engine trains in one process and does not run "
                             "data-parallel (torchrun, --nproc); choose a torch recipe")
     return ranks, device, line
@@ -186,19 +189,22 @@ def _with_epochs(recipe: Recipe, epochs: int, done: tuple[int, bool], where: Pat
 
 def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path | None, ranks: Ranks,
          device: str, distributed_line: str, note: str = "") -> RunResult:
-    import torch
+    engine = get_engine(recipe.engine)
+    threads = "NumPy"
+    if engine.uses_torch:
+        import torch
 
-    if options.deterministic:
-        torch.use_deterministic_algorithms(True)
+        if options.deterministic:
+            torch.use_deterministic_algorithms(True)
+        threads = f"threads {torch.get_num_threads()}"
     with rank_zero_first(ranks):  # N processes never race to fetch the same dataset into the cache
         data, test = prepare_data(recipe, options)
-    engine = get_engine(recipe.engine)
     reporter = Reporter(recipe.epochs, quiet=options.quiet or not ranks.writer)
     reporter.log(f"run directory {run_dir.path}" + (" (resuming)" if resume_from else note))
     if distributed_line:
         reporter.log(distributed_line)
     reporter.log(f"recipe {json.dumps(recipe.to_dict(), separators=(',', ':'))}")
-    reporter.log(f"device {device}, threads {torch.get_num_threads()}, " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+    reporter.log(f"device {device}, {threads}, " + ", ".join(f"{k} {v}" for k, v in versions().items()))
     sizes = [f"train {len(data.train)}"] + [f"{n} {len(s)}" for n, s in (("val", data.val), ("test", test)) if s is not None]
     reporter.log(f"data {data.name}: " + ", ".join(sizes))
 

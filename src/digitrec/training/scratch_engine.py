@@ -31,6 +31,7 @@ class ScratchEngine:
     model_file = "model.npz"
     can_resume = False
     can_distribute = False  # one NumPy process; cv and seed studies still spread it over ranks
+    uses_torch = False  # NumPy only: a run never imports torch
 
     def check(self, recipe: Recipe) -> None:
         unknown = sorted(set(recipe.model_args) - _MODEL_ARGS)

@@ -27,6 +27,7 @@ class TorchEngine:
     model_file = "model.pt"
     can_resume = True
     can_distribute = True
+    uses_torch = True
 
     def check(self, recipe: Recipe) -> None:
         """Build the model, optimizer, schedule and augmentation once, so a bad name or value is

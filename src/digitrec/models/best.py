@@ -1,0 +1,65 @@
+"""The `best` recipe's network: Deotte's Kaggle MNIST CNN with batch norm, sized for a CPU budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .registry import register_model
+
+
+def _conv(channels_in: int, channels_out: int, kernel: int, stride: int = 1, padding: int | None = None) -> list[nn.Module]:
+    """conv (no bias: batch norm has one) -> batch norm -> ReLU."""
+    padding = kernel // 2 if padding is None else padding
+    return [nn.Conv2d(channels_in, channels_out, kernel, stride, padding, bias=False),
+            nn.BatchNorm2d(channels_out), nn.ReLU(inplace=True)]
+
+
+@dataclass
+class BestCNNConfig:
+    num_classes: int = 10
+    in_channels: int = 1
+    image_size: int = 28  # pixels per side
+    # Each stage: two 3x3 'same' convs, then a 5x5 stride-2 conv in place of max-pooling (Deotte's
+    # "learnable pooling"): 28 -> 14 -> 7 px. Deotte's widths are (32, 64).
+    widths: tuple[int, ...] = (32, 64)
+    head: int = 128  # a 4x4 'valid' conv over the last 7x7 map: 7 -> 4 px, then flatten
+    dropout: float = 0.4  # after each stage and before the logits (Deotte: 0.4)
+
+    def __post_init__(self) -> None:
+        self.widths = tuple(self.widths)
+
+
+class BestCNN(nn.Module):
+    """(3x3, 3x3, 5x5/2) conv stages with batch norm and dropout, a 4x4 conv, dropout, logits."""
+
+    def __init__(self, config: BestCNNConfig) -> None:
+        super().__init__()
+        self.config = config
+        layers: list[nn.Module] = []
+        channels, side = config.in_channels, config.image_size
+        for width in config.widths:
+            layers += [*_conv(channels, width, 3), *_conv(width, width, 3), *_conv(width, width, 5, stride=2)]
+            layers.append(nn.Dropout(config.dropout))
+            channels, side = width, (side + 1) // 2  # stride 2 with padding 2 on a 5x5 kernel: ceil(side / 2)
+        if side < 4:
+            raise ValueError(f"image_size={config.image_size} is too small for {len(config.widths)} stages and a 4x4 head")
+        layers += _conv(channels, config.head, 4, padding=0)
+        side -= 3
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(config.dropout),
+                                        nn.Linear(config.head * side * side, config.num_classes))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(images))  # (B, C, H, W) -> (B, num_classes) logits
+
+
+@register_model("best-cnn", source="digitrec: the `best` recipe's network (after Deotte's Kaggle MNIST CNN)")
+def best_cnn(**kwargs) -> BestCNN:
+    """Conv 32-32-32/2, 64-64-64/2, 128@4x4, each with batch norm and ReLU; dropout 0.4; 10 logits.
+
+    kwargs: num_classes=10, in_channels=1, image_size=28, widths=(32, 64), head=128, dropout=0.4.
+    """
+    return BestCNN(BestCNNConfig(**kwargs))
