@@ -1,0 +1,101 @@
+"""The `best` recipe over seeds, and an ensemble of its runs: MNIST test accuracy and training minutes.
+
+    python benchmarks/best.py                          # seeds 0, 1, 2
+    python benchmarks/best.py --ensemble 5             # seeds 0..4, then one ensemble of the five
+    python benchmarks/best.py --runs runs/best-study   # keep the runs; seeds already finished there are reused
+
+Each seed is the whole `digitrec train --recipe best --seed N` command (a subprocess, so the figure
+is what a user gets); accuracy and training seconds come from its metrics.json. A run takes 15-30
+minutes on 2 CPU cores: start the script in the background (`nohup ... &`) and poll its output;
+with --runs it picks up where it stopped. The ensemble is `digitrec ensemble RUNS... --out FILE`
+evaluated with `digitrec evaluate FILE --json`. Writes results/best.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _machine  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=3, help="single-model runs, seeds 0..N-1")
+    parser.add_argument("--ensemble", type=int, default=0, help="also ensemble this many runs (seeds 0..N-1)")
+    parser.add_argument("--recipe", default="best")
+    parser.add_argument("--runs", default=None, help="keep the run folders here and reuse finished ones")
+    parser.add_argument("--extra", default="", help="options added to every train command, e.g. '--epochs 2'")
+    args = parser.parse_args(argv)
+    facts = _machine.machine(torch_loaded=False)
+    root = Path(args.runs) if args.runs else Path(tempfile.mkdtemp(prefix="digitrec-best-"))
+    seeds = range(max(args.seeds, args.ensemble))
+    runs = [_run(args.recipe, seed, root, args.extra.split()) for seed in seeds]
+    single = runs[:args.seeds]
+    accuracies = [row["test_accuracy"] for row in single]
+    summary = {"recipe": args.recipe, "seeds": len(single), "mean_accuracy": statistics.mean(accuracies),
+               "min_accuracy": min(accuracies), "max_accuracy": max(accuracies),
+               "mean_train_minutes": statistics.mean(row["train_minutes"] for row in single)}
+    if len(single) > 1:
+        summary["std_accuracy"] = statistics.stdev(accuracies)
+    ensemble = _ensemble(runs[:args.ensemble], root) if args.ensemble > 1 else None
+    table = _table(summary, runs, ensemble)
+    print(table)
+    payload = {"command": _machine.command_line("best.py", argv), "machine": facts, "summary": summary,
+               "runs": runs, "ensemble": ensemble}
+    print("wrote", _machine.write("best", payload, f"## `{args.recipe}`: MNIST test accuracy over seeds\n\n" + table))
+
+
+def _digitrec(*args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "digitrec", *args], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"digitrec {' '.join(args)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def _run(recipe: str, seed: int, root: Path, extra: list[str]) -> dict:
+    out = root / f"{recipe}-seed{seed}"
+    metrics_file = out / "metrics.json"
+    if not metrics_file.is_file():  # a finished run is reused; a half-done one resumes
+        if (out / "last.pt").is_file():
+            _digitrec("train", "--resume", str(out), "--quiet")
+        else:
+            _digitrec("train", "--recipe", recipe, "--seed", str(seed), "--out", str(out), "--quiet", *extra)
+    metrics = json.loads(metrics_file.read_text())
+    row = {"seed": seed, "run": str(out), "test_accuracy": metrics["test_accuracy"],
+           "val_accuracy": metrics.get("val_accuracy"), "epochs": metrics["epochs_run"],
+           "train_minutes": metrics["train_seconds"] / 60}
+    print(f"seed {seed}: test {row['test_accuracy']:.4f} after {row['epochs']} epochs, "
+          f"{row['train_minutes']:.1f} min training", flush=True)
+    return row
+
+
+def _ensemble(runs: list[dict], root: Path) -> dict:
+    out = root / f"ensemble-{len(runs)}.pt"
+    _digitrec("ensemble", *[row["run"] for row in runs], "--out", str(out))
+    report = json.loads(_digitrec("evaluate", str(out), "--json"))
+    return {"members": [row["seed"] for row in runs], "file": str(out), "test_accuracy": report["accuracy"]}
+
+
+def _table(summary: dict, runs: list[dict], ensemble: dict | None) -> str:
+    lines = ["| run | test accuracy | val accuracy | epochs | training min |", "|---|---:|---:|---:|---:|"]
+    for row in runs:
+        val = "" if row["val_accuracy"] is None else f"{row['val_accuracy']:.4f}"
+        lines.append(f"| seed {row['seed']} | {row['test_accuracy']:.4f} | {val} | {row['epochs']} | {row['train_minutes']:.1f} |")
+    spread = f" ± {summary['std_accuracy']:.4f}" if "std_accuracy" in summary else ""
+    lines.append(f"| **mean of {summary['seeds']} seeds** | **{summary['mean_accuracy']:.4f}**{spread} | | | "
+                 f"{summary['mean_train_minutes']:.1f} |")
+    if ensemble:
+        lines.append(f"| **ensemble of seeds {', '.join(map(str, ensemble['members']))}** | "
+                     f"**{ensemble['test_accuracy']:.4f}** | | | |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
