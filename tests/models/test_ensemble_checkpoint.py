@@ -12,7 +12,7 @@ import torch
 
 from digitrec.errors import CheckpointError
 from digitrec.models import Ensemble, build_model, load_checkpoint, make_ensemble_checkpoint, write_ensemble
-from digitrec.models.ensemble_checkpoint import file_sha256
+from digitrec.models.checkpoint import file_sha256
 from digitrec.predict import load_model
 from digitrec.scratch import Network, save_network
 

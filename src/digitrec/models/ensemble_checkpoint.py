@@ -17,7 +17,9 @@ from typing import Any
 
 from ..errors import CheckpointError
 from ..versions import versions
-from .checkpoint import ENSEMBLE, FORMAT, FORMAT_VERSION, build_model, load_checkpoint, make_checkpoint, save_checkpoint
+from .checkpoint import (
+    ENSEMBLE, FORMAT, FORMAT_VERSION, build_model, file_sha256, load_checkpoint, make_checkpoint, save_checkpoint,
+)
 
 _TORCH_SUFFIXES = (".pt", ".pth")
 _WHAT_TO_GIVE = "members must be PyTorch models (.pt, .pth, or a run folder holding model.pt)"
@@ -98,14 +100,6 @@ def member_file(path: Path) -> Path:
     if not path.is_file():  # opening a FIFO would wait for a writer for ever
         raise CheckpointError(f"{path}: not a regular file (a FIFO, socket or device); give a model file")
     return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _entry(checkpoint: dict[str, Any], where: str | Path, source: dict[str, Any]) -> dict[str, Any]:
