@@ -113,3 +113,11 @@ def test_bad_members_are_one_line_and_nothing_is_written(members, untrained_chec
         error_line(["ensemble", *map(str, args), "--out", str(out)], *words)
     error_line(["ensemble", str(mlp), str(members[0]), "--out", str(mlp)], "is one of the members", "choose another --out")
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "mlp.pt", "net.npz"]
+
+
+def test_an_ensemble_given_as_a_member_is_flattened_and_the_listing_says_where_from(ensemble, untrained_checkpoint, tmp_path):
+    out = tmp_path / "three.pt"
+    lines = ok(["ensemble", str(ensemble), str(untrained_checkpoint("mlp")), "--out", str(out)]).splitlines()
+    assert lines[0].startswith(f"wrote {out} (3 members, ")
+    assert all(f", in {ensemble})" in line for line in lines[1:3]) and "test accuracy not recorded" in lines[3]
+    assert load_model(out).metadata["members"] == ["cnn-baseline", "cnn-baseline", "mlp"]

@@ -27,4 +27,6 @@ def ensemble_cmd(
     for i, member in enumerate(checkpoint["members"], 1):
         accuracy = (member.get("metrics") or {}).get("test_accuracy")
         figure = f"test accuracy {accuracy:.4f}" if isinstance(accuracy, (int, float)) else "test accuracy not recorded"
-        typer.echo(f"  {i}. {member['model']['name']:<14s} {figure}  {member['source']['path']} (sha256 {member['source']['sha256'][:12]})")
+        source = member["source"]
+        via = f", in {source['via']['path']}" if source.get("via") else ""  # a member of an ensemble given as a member
+        typer.echo(f"  {i}. {member['model']['name']:<14s} {figure}  {source.get('path')} (sha256 {str(source.get('sha256'))[:12]}{via})")
