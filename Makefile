@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup clean
+.PHONY: run test setup clean builtin-model
 
 run: $(STAMP)
 	$(BIN)/digitrec data fetch
@@ -22,6 +22,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 setup: $(STAMP)
+
+# The model predict/read/serve use when given none: train BUILTIN_RECIPE with BUILTIN_SEED through
+# `digitrec train`, copy its model.pt to src/digitrec/weights/builtin.pt, record it in builtin.json.
+BUILTIN_RECIPE ?= fast
+BUILTIN_SEED ?= 0
+builtin-model: $(STAMP)
+	$(BIN)/python scripts/make_builtin_model.py --recipe $(BUILTIN_RECIPE) --seed $(BUILTIN_SEED)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -53,6 +53,30 @@ def untrained_checkpoint(tmp_path) -> Callable[..., Path]:
     return write
 
 
+@pytest.fixture
+def builtin_model(tmp_path, monkeypatch) -> Path:
+    """Make tests/fixtures/digits.pt this install's built-in model (installed as
+    scripts/make_builtin_model.py installs one, in a folder of the test's); returns the folder."""
+    from digitrec.predict import builtin
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    builtin.install_builtin(FIXTURES / "digits.pt", "digitrec train --recipe fixture --seed 0", folder)
+    monkeypatch.setattr(builtin, "WEIGHTS", folder)
+    return folder
+
+
+@pytest.fixture
+def no_builtin_model(tmp_path, monkeypatch) -> Path:
+    """An install without a built-in model (whatever the checkout holds); returns its empty folder."""
+    from digitrec.predict import builtin
+
+    folder = tmp_path / "no-weights"
+    folder.mkdir()
+    monkeypatch.setattr(builtin, "WEIGHTS", folder)
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Keep every test away from the user's real cache unless it asks for it."""

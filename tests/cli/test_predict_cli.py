@@ -169,7 +169,7 @@ def test_an_unreadable_file_and_a_fifo_on_the_command_line(model, photos, tmp_pa
             assert code == 1 and len(out.splitlines()) == 2, (out, err)
             assert err.splitlines() == [f"digitrec: error: cannot read {noperm}: permission denied (check the file's permissions)",
                                         f"digitrec: error: cannot read {fifo}: not a regular file (a FIFO, socket or device); give an image file"]
-        code, _, err = _run(["predict", fifo, photos / "digit1.png"])
+        code, _, err = _run(["predict", "--model", fifo, photos / "digit1.png"])  # pipe.png: named like an image
         assert code == 1 and err.strip() == f"digitrec: error: {fifo}: not a regular file (a FIFO, socket or device); give a model file"
     finally:
         unblock.cancel()
@@ -185,3 +185,54 @@ def test_serve_on_a_busy_port_is_one_line_before_uvicorn_starts(model):
         code, out, err = _run(["serve", model, "--port", port])
     assert code == 1 and out == ""
     assert err.splitlines() == [f"digitrec: error: port {port} is in use on 127.0.0.1; choose --port"]
+
+
+def test_without_a_model_the_built_in_one_answers_and_says_so_on_stderr(builtin_model, model, photos, tmp_path, small_mnist):
+    from digitrec.models.checkpoint import file_sha256
+
+    said = [f"model: built-in cnn-baseline (digitrec train --recipe fixture --seed 0, 98.04% MNIST test, "
+            f"sha256 {file_sha256(model)[:12]})"]
+    images = [photos / "digit0.png", photos / "more"]  # a file, and a folder that holds no model: images both
+    code, out, err = _run(["predict", *images])
+    assert code == 0 and err.splitlines() == said
+    assert out == _run(["predict", model, *images])[1] == _run(["predict", "--model", model, *images])[1]
+    code, out, err = _run(["predict", *images, "--json"])
+    assert code == 0 and len(json.loads(out)) == 3 and err.splitlines() == said  # stdout stays one JSON document
+
+    photoize_number(list(small_mnist["test"].images[[1, 2, 3]]), np.random.default_rng(3), touch=0.0).save(tmp_path / "n.png")
+    code, out, err = _run(["read", tmp_path / "n.png"])
+    assert code == 0 and err.splitlines() == said and out == _run(["read", model, tmp_path / "n.png"])[1]
+
+
+def test_serve_without_a_model_serves_the_built_in_one(builtin_model, small_mnist, monkeypatch):
+    import warnings
+
+    import digitrec.serve
+
+    with warnings.catch_warnings():  # starlette asks for httpx2; httpx is what the project installs
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    served = {}  # no socket, no uvicorn: the app the command would run, to send requests to
+    monkeypatch.setattr(digitrec.serve, "bind", lambda host, port: (host, port))
+    monkeypatch.setattr(digitrec.serve, "run", lambda app, sock: served.update(app=app, sock=sock))
+    code, out, err = _run(["serve", "--port", "8123"])
+    assert served["sock"] == ("127.0.0.1", 8123)
+    assert code == 0 and err.startswith("model: built-in cnn-baseline (digitrec train --recipe fixture --seed 0, ")
+    assert out.startswith("digitrec: serving cnn-baseline from ") and str(builtin_model / "builtin.pt") in out
+    client = TestClient(served["app"])
+    digit = small_mnist["test"].images[0]
+    answer = client.post("/api/predict", json={"pixels": digit.tolist()}).json()
+    assert answer["label"] == str(small_mnist["test"].labels[0])
+
+
+def test_without_any_model_each_verb_says_so_in_one_line(no_builtin_model, photos):
+    line = "digitrec: error: no built-in model in this install; give a model file (digitrec predict MODEL IMAGES...)"
+    for args in (["predict", photos / "digit0.png"], ["read", photos / "digit0.png"], ["serve"]):
+        code, out, err = _run(args)
+        assert (code, out, err.strip()) == (1, "", line), args
+
+
+def test_a_model_and_no_images_is_a_usage_error(model):
+    result = runner.invoke(app, ["predict", str(model)])
+    assert result.exit_code == 2 and "no images after the model" in result.output and "Traceback" not in result.output

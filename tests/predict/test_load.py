@@ -48,3 +48,18 @@ def test_inputs_are_checked_and_scaled():
     assert predictor.predict_proba(np.zeros((0, 28, 28))).shape == (0, 3)
     top = Prediction.from_probs(np.array([0.1, 0.7, 0.2]), ["a", "b", "c"], np.zeros((28, 28), np.uint8)).top(2)
     assert [label for label, _ in top] == ["b", "c"]
+
+
+def test_a_model_is_told_from_an_image_by_its_suffix_or_a_run_folder(untrained_checkpoint, tmp_path):
+    from digitrec.predict.load import looks_like_model
+
+    for name in ("m.pt", "M.PTH", "net.npz", "digits.onnx", "missing.pt"):  # a missing model is still a model
+        assert looks_like_model(tmp_path / name), name
+    for name in ("photo.jpg", "scan.png", "model.h5", "noext"):
+        assert not looks_like_model(tmp_path / name), name
+    (tmp_path / "photos").mkdir()
+    assert not looks_like_model(tmp_path / "photos")  # a folder of images
+    untrained_checkpoint("mlp").rename(tmp_path / "photos" / "model.npz.pt")
+    assert not looks_like_model(tmp_path / "photos")
+    untrained_checkpoint("mlp").rename(tmp_path / "photos" / "model.pt")
+    assert looks_like_model(tmp_path / "photos")  # a run folder

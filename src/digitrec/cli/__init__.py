@@ -109,7 +109,7 @@ def _root(
 
 def _register() -> None:
     # Imported here so each verb module can `from . import app` without a cycle.
-    from . import cv, data, evaluate, predict, train  # noqa: F401
+    from . import cv, data, ensemble, evaluate, predict, train  # noqa: F401
 
 
 _register()

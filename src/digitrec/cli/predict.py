@@ -11,28 +11,35 @@ import typer
 from . import app
 from ..errors import DigitrecError
 
-ModelArgument = typer.Argument(..., readable=False, help="A model file (.pt, .npz, .onnx) or a run directory.")
 # readable=False: click would refuse an unreadable file with a usage error for the whole batch; each
 # file is tried in turn instead, and one that cannot be read is reported (exit 1), the others predicted.
-PathsArgument = typer.Argument(..., readable=False, help="Image files, or folders searched recursively for images.")
+PathsArgument = typer.Argument(
+    ..., metavar="[MODEL] IMAGES", readable=False,
+    help="A model first (.pt, .pth, .npz, .onnx, or a run folder holding one), or none for the built-in model; "
+         "then image files, or folders searched recursively for images.",
+)
+ModelOption = typer.Option(
+    None, "--model", "-m", readable=False,
+    help="The model (a file or run folder); every argument is then an image. Default: the first argument if it "
+         "is a model, else the built-in one.",
+)
 JsonOption = typer.Option(False, "--json", help="Print a JSON array instead of one line per image.")
 
 
 @app.command("predict")
 def predict_cmd(
-    model: Path = ModelArgument,
     paths: list[Path] = PathsArgument,
+    model: Optional[Path] = ModelOption,
     as_json: bool = JsonOption,
     top_k: int = typer.Option(3, "--top-k", "-k", help="How many candidates to show per image (1 shows only the label)."),
     min_confidence: float = typer.Option(0.0, "--min-confidence", help="Below this probability (0..1) mark the image uncertain instead of guessing."),
 ) -> None:
     """Predict the digit in each image (photos, scans, drawings; any size, any polarity).
 
-    A file that cannot be read is reported on stderr and skipped; the exit code is then 1.
+    Without a model the built-in one answers, and says so on stderr. A file that cannot be read
+    is reported on stderr and skipped; the exit code is then 1.
     """
-    from ..predict import load_model
-
-    predictor = load_model(model)
+    predictor, paths = _model_and_images(model, paths)
     if not 1 <= top_k <= len(predictor.classes):
         raise DigitrecError(f"--top-k must be between 1 and {len(predictor.classes)}, got {top_k}")
     if not 0.0 <= min_confidence <= 1.0:
@@ -57,11 +64,10 @@ def predict_cmd(
 
 
 @app.command("read")
-def read_cmd(model: Path = ModelArgument, paths: list[Path] = PathsArgument, as_json: bool = JsonOption) -> None:
-    """Read the whole number written in each image (digits left to right)."""
-    from ..predict import load_model
-
-    predictor = load_model(model)
+def read_cmd(paths: list[Path] = PathsArgument, model: Optional[Path] = ModelOption, as_json: bool = JsonOption) -> None:
+    """Read the whole number written in each image (digits left to right); without a model the
+    built-in one answers, and says so on stderr."""
+    predictor, paths = _model_and_images(model, paths)
 
     def read_one(path: Path) -> tuple[dict, str]:
         text, digits = predictor.read_number(path)
@@ -100,18 +106,43 @@ def export_cmd(
 
 @app.command("serve")
 def serve_cmd(
-    model: Path = ModelArgument,
+    model: Optional[Path] = typer.Argument(None, readable=False, help="A model file (.pt, .pth, .npz, .onnx) or a run directory; default: the built-in model."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 exposes the service to the network)."),
     port: int = typer.Option(8000, "--port", "-p", help="TCP port.", min=1, max=65535),
 ) -> None:
-    """Serve a drawing page and a REST API (/api/predict, /api/read, /api/health, /docs)."""
+    """Serve a drawing page and a REST API (/api/predict, /api/read, /api/health, /docs).
+
+    Without a model the built-in one answers, and says so on stderr.
+    """
     from ..predict import load_model
     from ..serve import bind, create_app, run
 
-    predictor = load_model(model)
+    predictor = load_model(model) if model is not None else _builtin()
     sock = bind(host, port)  # a busy port is one line, before any of uvicorn's
     typer.echo(f"digitrec: serving {predictor.metadata.get('model')} from {predictor.path} at http://{host}:{port}/ (Ctrl+C stops)")
     run(create_app(predictor), sock)
+
+
+def _model_and_images(model: Optional[Path], paths: list[Path]):
+    """(Predictor, image paths): the model is --model, else the first argument if it names one
+    (`looks_like_model`: a model suffix, or a folder holding a model file), else the built-in one."""
+    from ..predict import load_model
+    from ..predict.load import looks_like_model
+
+    if model is None and looks_like_model(paths[0]):
+        model, paths = paths[0], paths[1:]
+    if not paths:
+        raise typer.BadParameter(f"no images after the model {model}; give image files or folders", param_hint="'[MODEL] IMAGES'")
+    return (load_model(model) if model is not None else _builtin()), paths
+
+
+def _builtin():
+    """The built-in model's Predictor, after one line on stderr naming it (stdout stays the results)."""
+    from ..predict.builtin import load_builtin
+
+    predictor, builtin = load_builtin()
+    typer.echo(f"model: {builtin.describe()}", err=True)
+    return predictor
 
 
 def _each_image(paths: list[Path], handle: Callable[[Path], tuple[dict, str]], as_json: bool) -> None:

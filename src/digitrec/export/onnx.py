@@ -1,5 +1,8 @@
 """Export a trained model to ONNX: the Classifier (its Normalize layer included) plus a softmax.
 
+An Ensemble exports the same way, as one graph: its members side by side and their averaged
+probabilities out.
+
 The graph's input and output and its `digitrec.*` metadata are described in digitrec.predict.onnx,
 which loads such files back.
 """
@@ -19,7 +22,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import CheckpointError
-from ..models import Classifier, build_model, load_checkpoint
+from ..models import Classifier, Ensemble, build_model, load_checkpoint
 from ..predict.onnx import FORMAT, FORMAT_VERSION, INPUT_NAME, JSON_KEYS, OUTPUT_NAME, session
 from ..versions import versions
 
@@ -47,7 +50,7 @@ def export_checkpoint(checkpoint_path: str | os.PathLike, out: str | os.PathLike
 
 
 def export_model(
-    model: Classifier,
+    model: Classifier | Ensemble,
     out: str | os.PathLike,
     *,
     classes: list[str],
@@ -57,7 +60,7 @@ def export_model(
     metrics: dict[str, Any] | None = None,
     check: bool = True,
 ) -> dict[str, Any]:
-    """Export a Classifier (pixels in [0, 1] in, logits out) with a softmax on top to `out`, atomically.
+    """Export a Classifier or Ensemble (pixels in [0, 1] in, logits out) with a softmax on top to `out`, atomically.
 
     With `check`, the file is run once with onnxruntime on a small random batch and must agree with
     PyTorch (max abs difference of probabilities under 1e-5) before it replaces `out`.
@@ -66,7 +69,6 @@ def export_model(
     import torch
 
     wrapped = _with_softmax(model.eval())
-    mean, std = float(model.normalize.mean), float(model.normalize.std)
     example = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(0))
     proto = _export(wrapped, example)
     metadata = {
@@ -76,7 +78,7 @@ def export_model(
         "model": model_name,
         "model_args": model_args or {},
         "recipe": recipe,
-        "normalization": {"mean": mean, "std": std, "scale": 1.0, "baked_in": True},
+        "normalization": _normalization(model) | {"scale": 1.0, "baked_in": True},
         "input": f"{INPUT_NAME}: float32 (N, 1, 28, 28) in [0, 1], ink high (MNIST style)",
         "output": f"{OUTPUT_NAME}: float32 (N, {len(classes)}) probabilities (softmax baked in)",
         "metrics": metrics or {},
@@ -95,7 +97,14 @@ def export_model(
     return metadata
 
 
-def _with_softmax(model: Classifier):
+def _normalization(model: Classifier | Ensemble) -> dict[str, Any]:
+    """mean and std of the input normalisation baked into the graph: one pair per member for an Ensemble."""
+    if isinstance(model, Ensemble):
+        return {"members": [_normalization(member) for member in model.members]}
+    return {"mean": float(model.normalize.mean), "std": float(model.normalize.std)}
+
+
+def _with_softmax(model: Classifier | Ensemble):
     """Wrap `model` ((N, 1, 28, 28) in [0, 1] -> logits) to return probabilities."""
     import torch
     from torch import nn

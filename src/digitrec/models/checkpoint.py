@@ -4,13 +4,16 @@ A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so i
 `torch.load(weights_only=True)` (no pickled objects), and serving can rebuild the model from the
 registry without any training code. Format 2 holds a `Classifier`'s state (its Normalize buffers
 included); format 1, written before normalisation moved into the model, holds the bare network's
-state and the normalisation beside it, and still loads into the same Classifier.
+state and the normalisation beside it, and still loads into the same Classifier. An ensemble's
+checkpoint (model name "ensemble", see ensemble_checkpoint.py) holds no weights of its own: each
+entry of its `members` list is a member's checkpoint, rebuilt here like any other.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -22,11 +25,13 @@ from torch import nn
 from ..atomic import atomic_path
 from ..errors import CheckpointError
 from ..versions import versions
+from .ensemble import Ensemble
 from .normalize import Classifier
 from .registry import create_model
 
 FORMAT = "digitrec-checkpoint"
 FORMAT_VERSION = 2  # 2: the state dict includes the Normalize layer (1: the bare network's)
+ENSEMBLE = "ensemble"  # the model name of an ensemble checkpoint; not in the registry (no weights of its own)
 
 
 def model_args(model: nn.Module) -> dict[str, Any]:
@@ -85,6 +90,15 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> Path
     return path
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The sha256 of a model file's bytes, as ensembles and the built-in model record it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _why_unreadable(exc: Exception) -> str:
     """torch.load's error in a few words: its messages run to paragraphs, and one of them advises
     weights_only=False, i.e. running whatever code the file holds, which we never do."""
@@ -133,9 +147,12 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     return checkpoint
 
 
-def build_model(checkpoint: dict[str, Any], path: str | os.PathLike = "<checkpoint>") -> Classifier:
-    """Rebuild the Classifier (normalisation + registry network) and load its weights, in eval mode."""
+def build_model(checkpoint: dict[str, Any], path: str | os.PathLike = "<checkpoint>") -> Classifier | Ensemble:
+    """Rebuild the Classifier (normalisation + registry network) and load its weights, in eval mode;
+    an ensemble checkpoint gives an Ensemble of its members' Classifiers."""
     spec = checkpoint["model"]
+    if spec["name"] == ENSEMBLE:
+        return _build_ensemble(checkpoint, path)
     try:
         if checkpoint.get("format_version", 1) == 1:
             net = create_model(spec["name"], **spec.get("args", {}))
@@ -148,3 +165,16 @@ def build_model(checkpoint: dict[str, Any], path: str | os.PathLike = "<checkpoi
     except (ValueError, TypeError, RuntimeError, KeyError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild model '{spec.get('name')}' ({str(exc).splitlines()[0]})") from None
     return model.eval()
+
+
+def _build_ensemble(checkpoint: dict[str, Any], path: str | os.PathLike) -> Ensemble:
+    members = checkpoint.get("members")
+    well_formed = isinstance(members, list) and len(members) >= 2 and all(
+        isinstance(m, dict) and isinstance(m.get("model"), dict) and isinstance(m["model"].get("name"), str)
+        and m["model"]["name"] != ENSEMBLE  # ensemble_checkpoint flattens nested ensembles
+        and isinstance(m["model"].get("args", {}), dict) and isinstance(m.get("state_dict"), dict)
+        for m in members
+    )
+    if not well_formed:
+        raise CheckpointError(f"{path}: malformed digitrec ensemble ('members' is not what digitrec writes)")
+    return Ensemble([build_model(member, f"{path} (member {i})") for i, member in enumerate(members, 1)]).eval()

@@ -15,6 +15,15 @@ LOADERS = {".pt": load_torch, ".pth": load_torch, ".npz": load_numpy, ".onnx": l
 RUN_MODEL_FILES = ("model.pt", "model.npz", "model.onnx")  # looked for, in this order, in a run folder
 
 
+def looks_like_model(path: str | os.PathLike) -> bool:
+    """Whether a command-line argument names a model rather than an image: a model suffix (.pt,
+    .pth, .npz, .onnx), whether or not the file exists, or a folder holding a model file."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() in LOADERS:
+        return True
+    return path.is_dir() and any((path / name).is_file() for name in RUN_MODEL_FILES)
+
+
 def load_model(path: str | os.PathLike, device: str = "cpu") -> Predictor:
     """A Predictor from a model file (.pt, .npz, .onnx) or a run directory holding one."""
     path = Path(path).expanduser()

@@ -35,4 +35,6 @@ def load_torch(path: Path, device: str = "cpu") -> Predictor:
     model = build_model(checkpoint, path)
     metadata = {k: checkpoint.get(k) for k in ("recipe", "dataset", "metrics", "epoch", "versions", "created", "normalization")}
     metadata |= {"model": checkpoint["model"]["name"], "model_args": checkpoint["model"].get("args", {}), "engine": "torch"}
+    if "members" in checkpoint:  # an ensemble: what it averages
+        metadata["members"] = [member["model"]["name"] for member in checkpoint["members"]]
     return Predictor(proba_fn(model, device), checkpoint["classes"], metadata, path)

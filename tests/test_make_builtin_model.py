@@ -1,0 +1,51 @@
+"""scripts/make_builtin_model.py: trains through `digitrec train`, installs model.pt with its record."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from digitrec.cli import app
+from digitrec.predict import builtin
+
+SCRIPT = Path(__file__).parents[1] / "scripts" / "make_builtin_model.py"
+
+
+@pytest.fixture
+def script(monkeypatch):
+    spec = importlib.util.spec_from_file_location("make_builtin_model", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    # the same `digitrec train`, in this process, so that it sees the test's offline MNIST sample
+    monkeypatch.setattr(module, "train", _train_here)
+    return module
+
+
+def _train_here(args: list[str]) -> None:
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+
+def test_it_trains_the_recipe_with_the_seed_and_records_the_command(script, fake_mnist, tmp_path, monkeypatch):
+    run, weights = tmp_path / "run", tmp_path / "weights"
+    info = script.main(["--recipe", "mxnet-mlp", "--seed", "3", "--run", str(run), "--weights", str(weights),
+                        "--", "--epochs", "1", "--limit", "200", "--quiet"])
+    assert info["command"] == "digitrec train --recipe mxnet-mlp --seed 3 --epochs 1 --limit 200 --quiet"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert (info["recipe"], info["seed"], info["model"]) == ("mxnet-mlp", 3, "mlp")
+    assert info["test_accuracy"] == metrics["test_accuracy"]
+    assert json.loads((weights / builtin.INFO_FILE).read_text()) == info
+    assert (weights / builtin.MODEL_FILE).read_bytes() == (run / "model.pt").read_bytes()
+    monkeypatch.setattr(builtin, "WEIGHTS", weights)
+    assert builtin.builtin_model().info["sha256"] == info["sha256"]  # what the commands check on every use
+
+
+def test_a_model_over_the_size_limit_is_not_installed(script, fake_mnist, tmp_path):
+    with pytest.raises(SystemExit, match="over --max-mb 0.001"):
+        script.main(["--recipe", "mxnet-mlp", "--run", str(tmp_path / "run"), "--weights", str(tmp_path / "weights"),
+                     "--max-mb", "0.001", "--", "--epochs", "1", "--limit", "100", "--quiet"])
+    assert not (tmp_path / "weights").exists()
