@@ -71,3 +71,26 @@ def test_both_engines_stop_early_on_validation_accuracy(name, small_mnist):
             assert epoch == len(accs)  # stopped right there
         best = max(best, acc)
     assert len(accs) < 12, accs  # 200 digits, lr as the recipe: validation accuracy stalls well before
+
+
+def test_bf16_trains_under_autocast_with_float32_weights(small_mnist):
+    recipe = get_recipe("fast").override(epochs=2, batch_size=20, precision="bf16")
+    result = get_engine("torch").fit(recipe, _data(small_mnist), Hooks())
+    assert result.facts == {"train_precision": "bf16"}
+    assert all(math.isfinite(row["train_loss"]) for row in result.history)
+    probs = result.predictor.predict_proba(small_mnist["test"].images[:5])
+    assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it(monkeypatch):
+    import torch
+
+    from digitrec.training.environment import resolve_precision
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    with pytest.raises(DigitrecError, match="unknown precision 'fp8'; choose from: fp32, bf16, auto"):
+        get_engine("torch").check(get_recipe("fast").override(precision="fp8"))

@@ -50,6 +50,7 @@ class FitResult:
     params: int  # trainable parameters
     model_file: str  # the file name save_model writes in a run directory: model.pt, model.npz
     save_model: SaveModel  # the best epoch's weights as a model file
+    facts: dict[str, Any] = field(default_factory=dict)  # what the engine chose as it ran (e.g. precision), for metrics.json
 
 
 class Engine(Protocol):

@@ -6,6 +6,7 @@ No per-sample Python work in the hot loop: one permutation per epoch, one gather
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -84,6 +85,7 @@ def fit(
     resume: dict[str, Any] | None = None,
     on_epoch_end: Callable[[EpochState], None] | None = None,
     ranks: Ranks = SINGLE,
+    precision: str = "fp32",
 ) -> list[dict[str, Any]]:
     """Train `model` (a Classifier, already on the data's device) as `recipe` says; return the history.
 
@@ -144,7 +146,7 @@ def fit(
         lr = schedule.lr
         epoch_rng = _per_rank_rng(recipe.seed, epoch, ranks)
         train_loss, train_acc, seen = _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment,
-                                                   generator, epoch_rng or generator, reporter, ranks)
+                                                   generator, epoch_rng or generator, reporter, ranks, precision)
         net = model.module if ranks.distributed else model
         if ranks.distributed:
             _average_buffers(net, ranks)
@@ -191,7 +193,16 @@ def _average_buffers(model: nn.Module, ranks: Ranks) -> None:
             buffer.div_(ranks.world)
 
 
-def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, augment_rng, reporter, ranks):
+def _autocast(device: torch.device, precision: str):
+    """bf16: the forward pass and the loss run under autocast (weights, gradients and the
+    optimizer stay float32, so no loss scaling is needed); fp32: plain."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, augment_rng, reporter, ranks,
+                 precision="fp32"):
     device = train.images.device
     order = torch.randperm(len(train), generator=generator).to(device)
     batch, world = recipe.batch_size, ranks.world
@@ -219,10 +230,11 @@ def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, ge
         images, labels = train.images[share], train.labels[share]
         if augment is not None:
             images = augment_batch(images, augment, augment_rng)
-        logits = model(images)
-        # Distributed: DDP averages gradients over ranks, so each rank's summed loss is scaled by
-        # world / global batch; their average is then the mean over the whole global batch.
-        loss = loss_fn(logits, labels) * (world / len(index)) if ranks.distributed else loss_fn(logits, labels)
+        with _autocast(device, precision):
+            logits = model(images)
+            # Distributed: DDP averages gradients over ranks, so each rank's summed loss is scaled by
+            # world / global batch; their average is then the mean over the whole global batch.
+            loss = loss_fn(logits, labels) * (world / len(index)) if ranks.distributed else loss_fn(logits, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if recipe.args.grad_clip:

@@ -235,7 +235,7 @@ def _finish(recipe: Recipe, data: FitData, test: Split | None, run_dir: RunDir, 
         "recipe": recipe.name, "model": recipe.model, "dataset": data.name, "params": result.params,
         "epochs_run": len(history), "train_seconds": seconds,
         "samples_per_second": len(data.train) * len(history) / seconds if seconds else None,
-        "train_size": len(data.train),
+        "train_size": len(data.train), **result.facts,
     }
     best = best_record(history)
     if best is not None and best.get("val_acc") is not None:

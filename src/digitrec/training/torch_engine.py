@@ -15,7 +15,7 @@ from ..predict.torch import proba_fn
 from ..recipes import Recipe
 from .augment import AugmentConfig
 from .distributed import SINGLE, Ranks
-from .environment import seed_everything
+from .environment import PRECISIONS, resolve_precision, seed_everything
 from .history import best_record
 from .interface import EpochEnd, FitData, FitResult, Hooks
 from .loop import EpochState, TensorSplit, fit
@@ -47,6 +47,8 @@ class TorchEngine:
             raise DigitrecError(f"recipe {recipe.name}: {str(exc).splitlines()[0]}") from None
         if not 0 <= args.label_smoothing <= 1:
             raise DigitrecError(f"recipe {recipe.name}: label_smoothing must be in [0, 1], got {args.label_smoothing}")
+        if args.precision not in PRECISIONS:
+            raise DigitrecError(f"recipe {recipe.name}: unknown precision '{args.precision}'; choose from: {', '.join(PRECISIONS)}")
 
     def fit(self, recipe: Recipe, data: FitData, hooks: Hooks, device: str = "cpu",
             resume: Path | None = None, ranks: Ranks = SINGLE) -> FitResult:
@@ -83,9 +85,12 @@ class TorchEngine:
                     save_state=lambda path: save_checkpoint(path, checkpoint(record, end.epoch, end.training_state())),
                 ))
 
+        precision = resolve_precision(recipe.args.precision, device)
+        if recipe.args.precision == "auto":
+            hooks.reporter.log(f"precision auto: {precision} on {device}")
         trained = _data_parallel(model, device) if ranks.distributed else model
         history = fit(trained, train, val, recipe, reporter=hooks.reporter, resume=training, on_epoch_end=on_epoch_end,
-                      ranks=ranks)
+                      ranks=ranks, precision=precision)
         best = best_record(history)
         if best_state is not None:
             model.load_state_dict(best_state)
@@ -97,7 +102,7 @@ class TorchEngine:
             save_checkpoint(path, checkpoint(metrics, best["epoch"] if best else None))
 
         params = sum(p.numel() for p in model.parameters())
-        return FitResult(history, predictor, params, self.model_file, save_best)
+        return FitResult(history, predictor, params, self.model_file, save_best, facts={"train_precision": precision})
 
 
 def _data_parallel(model: Classifier, device: str):
