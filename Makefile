@@ -11,8 +11,8 @@ STAMP := $(VENV)/.installed
 
 run: $(STAMP)
 	$(BIN)/digitrec data fetch
-	@out=runs/default-$$(date +%Y%m%d-%H%M%S); \
-	$(BIN)/digitrec train --recipe default --out $$out && \
+	@out=runs/fast-$$(date +%Y%m%d-%H%M%S); \
+	$(BIN)/digitrec train --recipe fast --out $$out && \
 	$(BIN)/digitrec evaluate $$out && \
 	echo "run directory: $$out (curves.png, confusion.png, misclassified.png, model.pt, metrics.json)"
 
