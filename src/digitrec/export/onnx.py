@@ -1,4 +1,4 @@
-"""Export a trained model to ONNX: the Classifier (its Normalize layer included) plus a softmax.
+"""Export a trained model to ONNX: the Classifier (its Normalize layer and temperature included) plus a softmax.
 
 The graph's input and output and its `digitrec.*` metadata are described in digitrec.predict.onnx,
 which loads such files back.
@@ -42,6 +42,7 @@ def export_checkpoint(checkpoint_path: str | os.PathLike, out: str | os.PathLike
         model_args=checkpoint["model"].get("args", {}),
         recipe=recipe.get("name") if isinstance(recipe, dict) else None,
         metrics=checkpoint.get("metrics") or {},
+        calibration=checkpoint.get("calibration"),
         check=check,
     )
 
@@ -55,12 +56,14 @@ def export_model(
     model_args: dict[str, Any] | None = None,
     recipe: str | None = None,
     metrics: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
     check: bool = True,
 ) -> dict[str, Any]:
     """Export a Classifier (pixels in [0, 1] in, logits out) with a softmax on top to `out`, atomically.
 
     With `check`, the file is run once with onnxruntime on a small random batch and must agree with
-    PyTorch (max abs difference of probabilities under 1e-5) before it replaces `out`.
+    PyTorch (max abs difference of probabilities under 1e-5) before it replaces `out`. The graph
+    divides the logits by the model's temperature; `calibration` (the checkpoint's entry) describes it.
     """
     import onnx
     import torch
@@ -77,6 +80,7 @@ def export_model(
         "model_args": model_args or {},
         "recipe": recipe,
         "normalization": {"mean": mean, "std": std, "scale": 1.0, "baked_in": True},
+        "calibration": (calibration or {"fitted": False}) | {"temperature": float(model.temperature), "baked_in": True},
         "input": f"{INPUT_NAME}: float32 (N, 1, 28, 28) in [0, 1], ink high (MNIST style)",
         "output": f"{OUTPUT_NAME}: float32 (N, {len(classes)}) probabilities (softmax baked in)",
         "metrics": metrics or {},
