@@ -110,8 +110,8 @@ def test_scratch_recipe_through_the_cli(fake_mnist, small_mnist, tmp_path):
     report = json.loads(ok(["evaluate", str(run / "model.npz"), "--json"]))
     metrics = json.loads((run / "metrics.json").read_text())
     assert report["accuracy"] == metrics["test_accuracy"]
-    # nielsen holds out 1/6 for validation: model.npz carries the temperature fitted on it
-    assert report["calibration"]["fitted"] and report["calibration"]["temperature"] == metrics["calibration"]["temperature"]
+    # nielsen's sigmoid outputs get no temperature (one made its test ECE worse), and the files say so
+    assert not report["calibration"]["fitted"] and "output layer is sigmoid" in report["calibration"]["why"]
     assert report["calibration"]["ece_after"] == metrics["calibration"]["test_ece_after"]
     write_kaggle_csv(tmp_path / "test.csv", small_mnist["test"].images[:5])
     ok(["submit", str(run), "--test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "s.csv")])

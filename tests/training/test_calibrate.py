@@ -57,3 +57,12 @@ def test_the_numpy_network_gets_its_temperature_through_its_metadata(small_mnist
     np.testing.assert_allclose(load_model(tmp_path / "net.npz").predict_proba(images),
                                retemper(raw, record["temperature"]), rtol=1e-5, atol=1e-6)
     assert record["temperature"] != pytest.approx(1.0, abs=1e-3)  # an untrained network is far from calibrated
+
+
+def test_a_sigmoid_output_network_is_not_calibrated_and_says_why(small_mnist, tmp_path):
+    network = Network([784, 20, 10], seed=0)  # sigmoid outputs, as nielsen's
+    save_network(network, tmp_path / "net.npz", {"classes": [str(d) for d in range(10)]})
+    with pytest.raises(DigitrecError, match="output layer is sigmoid"):
+        calibrate_file(tmp_path / "net.npz", small_mnist["train"].images[:50], small_mnist["train"].labels[:50],
+                       tmp_path / "out.npz", split="s")
+    assert not (tmp_path / "out.npz").exists()
