@@ -1,6 +1,6 @@
 """Fit a trained model's temperature on labelled held-out images, and write it into the model file.
 
-The end of every training run with a validation split calls `calibrate`; `digitrec calibrate`
+The torch engine calls `calibrate` at the end of every run with a validation split; `digitrec calibrate`
 calls `calibrate_file` on a model and a labelled set the user names. The maths (a 1-D search for
 the temperature that minimises the NLL) is digitrec.evaluation.calibration's.
 """
