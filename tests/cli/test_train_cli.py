@@ -15,6 +15,8 @@ def test_train_evaluate_submit_resume(fake_mnist, small_mnist, tmp_path):
     assert 0.5 < report["accuracy"] <= 1 and len(report["confusion"]) == 10
     text = ok(["evaluate", str(run), "--out", str(tmp_path / "eval")])
     assert "precision" in text and "confusion matrix" in text
+    assert "not calibrated: the recipe has no validation split (set --val-fraction" in text
+    assert (tmp_path / "eval" / "reliability.png").exists()
     assert (tmp_path / "eval" / "confusion.png").exists() and (tmp_path / "eval" / "evaluation.json").exists()
 
     write_kaggle_csv(tmp_path / "test.csv", small_mnist["test"].images[:30])
@@ -108,6 +110,9 @@ def test_scratch_recipe_through_the_cli(fake_mnist, small_mnist, tmp_path):
     report = json.loads(ok(["evaluate", str(run / "model.npz"), "--json"]))
     metrics = json.loads((run / "metrics.json").read_text())
     assert report["accuracy"] == metrics["test_accuracy"]
+    # nielsen's sigmoid outputs get no temperature (one made its test ECE worse), and the files say so
+    assert not report["calibration"]["fitted"] and "output layer is sigmoid" in report["calibration"]["why"]
+    assert report["calibration"]["ece_after"] == metrics["calibration"]["test_ece_after"]
     write_kaggle_csv(tmp_path / "test.csv", small_mnist["test"].images[:5])
     ok(["submit", str(run), "--test", str(tmp_path / "test.csv"), "--out", str(tmp_path / "s.csv")])
     assert (tmp_path / "s.csv").read_text().count("\n") == 6

@@ -99,3 +99,20 @@ def test_bad_onnx_files_are_one_line(tmp_path):
     _error_line(["export", tmp_path / "missing.pt"], "missing.pt", "no such model file")
     with pytest.raises(CheckpointError, match="no such model file"):
         load_model(tmp_path / "absent.onnx")
+
+
+def test_the_temperature_is_baked_into_the_graph(tmp_path):
+    """One graph for every backend: with T != 1 onnxruntime gives the calibrated probabilities, not the raw ones."""
+    torch.manual_seed(0)
+    model = Classifier(create_model("mlp"), 0.1307, 0.3081).eval()
+    images = np.random.default_rng(0).random((6, 28, 28), dtype=np.float32)
+    raw = proba_fn(model)(images)
+    model.temperature.fill_(2.5)
+    metadata = export_model(model, tmp_path / "m.onnx", classes=CLASSES, model_name="mlp",
+                            calibration={"fitted": True, "split": "validation", "images": 10})
+    assert metadata["calibration"] == {"fitted": True, "split": "validation", "images": 10, "temperature": 2.5, "baked_in": True}
+    predictor = load_model(tmp_path / "m.onnx")
+    got, expected = predictor.predict_proba(images), proba_fn(model)(images)
+    assert np.abs(got - expected).max() < 1e-5
+    assert np.abs(got - raw).max() > 1e-3  # the temperature changed them: this test sees a graph without it
+    assert predictor.metadata["calibration"]["temperature"] == 2.5

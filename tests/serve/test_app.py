@@ -63,6 +63,7 @@ def test_page_and_assets_are_served_without_any_cdn(client):
 def test_health_openapi_and_docs(client):
     health = client.get("/api/health").json()
     assert health["status"] == "ok" and health["model"] == "cnn-baseline" and health["classes"] == [str(d) for d in range(10)]
+    assert health["calibrated"] is False and health["temperature"] == 1.0  # the fixture predates calibration
     schema = client.get("/openapi.json").json()
     assert {"/api/predict", "/api/read", "/api/health"} <= set(schema["paths"])
     assert "multipart/form-data" in schema["paths"]["/api/predict"]["post"]["requestBody"]["content"]

@@ -33,6 +33,10 @@ def test_every_recipe_fits_through_its_engine(name, small_mnist, tmp_path):
     assert ends[0].improved and (ends[0].save_state is None) == (not engine.can_resume)
     probs = result.predictor.predict_proba(small_mnist["test"].images[:5])
     assert probs.shape == (5, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5) and result.params > 0
+    # every engine fits a temperature on the validation split (but not to sigmoid outputs), and its predictor applies it
+    sigmoid = recipe.model_args.get("output") == "sigmoid"
+    assert result.calibration["fitted"] is not sigmoid and result.calibration["temperature"] > 0
+    assert result.calibration.get("images", 40) == 40 and result.predictor.metadata["calibration"] == result.calibration
     result.save_model(tmp_path / result.model_file, {"note": "test"})
     ends[-1].save_model(tmp_path / ("last-" + result.model_file), {})
     assert (tmp_path / result.model_file).stat().st_size > 0

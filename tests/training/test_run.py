@@ -46,6 +46,13 @@ def test_run_writes_every_file_and_a_self_describing_checkpoint(fake_mnist, tmp_
     assert checkpoint["recipe"]["name"] == "cnn-baseline" and checkpoint["metrics"]["test_accuracy"] == metrics["test_accuracy"]
     assert {"digitrec", "torch", "python"} <= set(checkpoint["versions"])
     torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    # temperature scaling on the validation split: the buffer that runs, the entry that says so, metrics.json
+    calibration = checkpoint["calibration"]
+    assert calibration["fitted"] and calibration["split"] == "validation" and calibration["images"] == 100
+    assert float(checkpoint["state_dict"]["temperature"]) == pytest.approx(calibration["temperature"])
+    assert calibration["temperature"] != 1.0 and calibration["nll_after"] <= calibration["nll_before"]
+    assert metrics["calibration"]["temperature"] == calibration["temperature"]
+    assert {"test_ece_before", "test_ece_after"} <= set(metrics["calibration"])
 
 
 def test_loaded_model_predicts_like_the_run(fake_mnist, small_mnist, tmp_path):
@@ -57,6 +64,13 @@ def test_loaded_model_predicts_like_the_run(fake_mnist, small_mnist, tmp_path):
     accuracy = (predictor.predict(images) == small_mnist["test"].labels).mean()
     assert accuracy == pytest.approx(result.metrics["test_accuracy"])
     assert load_model(tmp_path / "run").path.name == "model.pt"  # a run folder works too
+    # no validation split: no temperature, and the files say why
+    checkpoint = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
+    assert checkpoint["calibration"]["fitted"] is False and float(checkpoint["state_dict"]["temperature"]) == 1.0
+    assert "no validation split" in checkpoint["calibration"]["why"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["calibration"].items() >= checkpoint["calibration"].items()
+    assert metrics["calibration"]["test_ece_before"] == metrics["calibration"]["test_ece_after"]  # T = 1: one model
 
 
 @pytest.mark.parametrize("recipe", ["cnn-baseline-bn", "keras-kaggle"])

@@ -201,3 +201,35 @@ def fold_curves(histories: Sequence[Sequence[dict]], path: str | os.PathLike, ti
         ax.legend()
     figure.suptitle(title or f"learning curves of {len(histories)} folds")
     return save_figure(figure, path)
+
+
+def reliability_diagram(panels: dict[str, Sequence[dict]], path: str | os.PathLike, title: str = "") -> Path:
+    """One panel per entry of `panels` (e.g. "before (T = 1)", "after (T = 1.4)"), each drawn from
+    calibration.reliability_bins: per confidence bin, the accuracy (bars) against the diagonal a
+    calibrated model would follow, the bin's mean confidence marked, the image count above."""
+    figure = _new_figure(4.2 * len(panels), 4.6)
+    axes = np.atleast_1d(figure.subplots(1, len(panels), sharey=True))
+    for ax, (label, bins) in zip(axes, panels.items()):
+        full = [b for b in bins if b["count"]]
+        width = bins[0]["upper"] - bins[0]["lower"]
+        centres = [(b["lower"] + b["upper"]) / 2 for b in full]
+        ax.bar(centres, [b["accuracy"] for b in full], width=width * 0.92, color=TRAIN_COLOUR, alpha=0.8, label="accuracy")
+        ax.plot([b["confidence"] for b in full], [b["accuracy"] for b in full], "o", color="tab:red", markersize=4,
+                label="(mean confidence, accuracy)")
+        ax.plot([0, 1], [0, 1], "--", color="tab:gray", label="calibrated")
+        total = sum(b["count"] for b in full)
+        gap = sum(b["count"] * abs(b["accuracy"] - b["confidence"]) for b in full) / total if total else 0.0
+        for centre, b in zip(centres, full):  # how many images each bar stands for, just above it
+            ax.text(centre, b["accuracy"] + 0.015, str(b["count"]), rotation=90, ha="center", va="bottom", fontsize=6,
+                    color="tab:gray")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.12)  # room for the counts above a bar at accuracy 1
+        ax.set_yticks(np.linspace(0, 1, 6))
+        ax.set_xlabel("confidence (top probability)")
+        ax.set_title(f"{label}: ECE {gap:.4f}")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy in the bin")
+    axes[0].legend(loc="upper left", fontsize=8)
+    if title:
+        figure.suptitle(title)
+    return save_figure(figure, path)

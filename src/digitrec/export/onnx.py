@@ -1,4 +1,4 @@
-"""Export a trained model to ONNX: the Classifier (its Normalize layer included) plus a softmax.
+"""Export a trained model to ONNX: the Classifier (its Normalize layer and temperature included) plus a softmax.
 
 An Ensemble exports the same way, as one graph: its members side by side and their averaged
 probabilities out.
@@ -45,6 +45,7 @@ def export_checkpoint(checkpoint_path: str | os.PathLike, out: str | os.PathLike
         model_args=checkpoint["model"].get("args", {}),
         recipe=recipe.get("name") if isinstance(recipe, dict) else None,
         metrics=checkpoint.get("metrics") or {},
+        calibration=checkpoint.get("calibration"),
         check=check,
     )
 
@@ -58,12 +59,14 @@ def export_model(
     model_args: dict[str, Any] | None = None,
     recipe: str | None = None,
     metrics: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
     check: bool = True,
 ) -> dict[str, Any]:
     """Export a Classifier or Ensemble (pixels in [0, 1] in, logits out) with a softmax on top to `out`, atomically.
 
     With `check`, the file is run once with onnxruntime on a small random batch and must agree with
-    PyTorch (max abs difference of probabilities under 1e-5) before it replaces `out`.
+    PyTorch (max abs difference of probabilities under 1e-5) before it replaces `out`. The graph
+    divides the logits by the model's temperature; `calibration` (the checkpoint's entry) describes it.
     """
     import onnx
     import torch
@@ -79,6 +82,7 @@ def export_model(
         "model_args": model_args or {},
         "recipe": recipe,
         "normalization": _normalization(model) | {"scale": 1.0, "baked_in": True},
+        "calibration": _calibration(model, calibration),
         "input": f"{INPUT_NAME}: float32 (N, 1, 28, 28) in [0, 1], ink high (MNIST style)",
         "output": f"{OUTPUT_NAME}: float32 (N, {len(classes)}) probabilities (softmax baked in)",
         "metrics": metrics or {},
@@ -102,6 +106,14 @@ def _normalization(model: Classifier | Ensemble) -> dict[str, Any]:
     if isinstance(model, Ensemble):
         return {"members": [_normalization(member) for member in model.members]}
     return {"mean": float(model.normalize.mean), "std": float(model.normalize.std)}
+
+
+def _calibration(model: Classifier | Ensemble, calibration: dict[str, Any] | None) -> dict[str, Any]:
+    """The temperature baked into the graph: one per member for an Ensemble (each averages its own
+    calibrated probabilities)."""
+    if isinstance(model, Ensemble):
+        return {"members": [{"temperature": float(member.temperature)} for member in model.members], "baked_in": True}
+    return (calibration or {"fitted": False}) | {"temperature": float(model.temperature), "baked_in": True}
 
 
 def _with_softmax(model: Classifier | Ensemble):

@@ -2,11 +2,13 @@
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads with
 `torch.load(weights_only=True)` (no pickled objects), and serving can rebuild the model from the
-registry without any training code. Format 2 holds a `Classifier`'s state (its Normalize buffers
-included); format 1, written before normalisation moved into the model, holds the bare network's
-state and the normalisation beside it, and still loads into the same Classifier. An ensemble's
-checkpoint (model name "ensemble", see ensemble_checkpoint.py) holds no weights of its own: each
-entry of its `members` list is a member's checkpoint, rebuilt here like any other.
+registry without any training code. Format 3 holds a `Classifier`'s state, its Normalize buffers
+and its temperature included, and a readable `calibration` entry describing that temperature.
+Older files still load into the same Classifier, at temperature 1 (their raw softmax, as they
+predicted when written): format 2 lacks the temperature; format 1, written before normalisation
+moved into the model, holds the bare network's state and the normalisation beside it. An
+ensemble's checkpoint (model name "ensemble", see ensemble_checkpoint.py) holds no weights of its
+own: each entry of its `members` list is a member's checkpoint, rebuilt here like any other.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from .normalize import Classifier
 from .registry import create_model
 
 FORMAT = "digitrec-checkpoint"
-FORMAT_VERSION = 2  # 2: the state dict includes the Normalize layer (1: the bare network's)
+FORMAT_VERSION = 3  # 3: + the temperature buffer; 2: the state dict includes the Normalize layer; 1: the bare network's
 ENSEMBLE = "ensemble"  # the model name of an ensemble checkpoint; not in the registry (no weights of its own)
+NOT_FITTED = "no temperature was fitted to these weights"  # a model.pt written mid-run, or by hand
 
 
 def model_args(model: nn.Module) -> dict[str, Any]:
@@ -60,8 +63,14 @@ def make_checkpoint(
     metrics: dict[str, Any] | None = None,
     epoch: int | None = None,
     training: dict[str, Any] | None = None,
+    calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The checkpoint dict: model.pt has no `training` entry, last.pt adds it for --resume."""
+    """The checkpoint dict: model.pt has no `training` entry, last.pt adds it for --resume.
+
+    `calibration` describes the model's temperature (digitrec.evaluation.calibration's records:
+    fitted or not, and why); its `temperature` is always the one in the weights, which is what runs.
+    """
+    calibration = (calibration or {"fitted": False, "why": NOT_FITTED}) | {"temperature": float(model.temperature)}
     checkpoint = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -69,6 +78,7 @@ def make_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         # a description for people and other tools; the weights' own Normalize buffers are what runs
         "normalization": {"mean": float(model.normalize.mean), "std": float(model.normalize.std), "scale": 255.0},
+        "calibration": calibration,
         "classes": list(classes),
         "recipe": recipe,
         "dataset": dataset,
@@ -140,6 +150,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         "state_dict": isinstance(checkpoint["state_dict"], dict),
         "normalization": isinstance(checkpoint["normalization"], dict),
         "classes": isinstance(classes, list) and bool(classes) and all(isinstance(c, str) for c in classes),
+        "calibration": isinstance(checkpoint.get("calibration", {}), dict),  # absent before format 3
     }
     for key, ok in well_formed.items():
         if not ok:
@@ -148,20 +159,27 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def build_model(checkpoint: dict[str, Any], path: str | os.PathLike = "<checkpoint>") -> Classifier | Ensemble:
-    """Rebuild the Classifier (normalisation + registry network) and load its weights, in eval mode;
-    an ensemble checkpoint gives an Ensemble of its members' Classifiers."""
+    """Rebuild the Classifier (normalisation + registry network + temperature) and load its weights,
+    in eval mode; an ensemble checkpoint gives an Ensemble of its members' Classifiers. Files from
+    before calibration (formats 1 and 2) get temperature 1."""
     spec = checkpoint["model"]
     if spec["name"] == ENSEMBLE:
         return _build_ensemble(checkpoint, path)
+    version = checkpoint.get("format_version", 1)
     try:
-        if checkpoint.get("format_version", 1) == 1:
+        if version == 1:
             net = create_model(spec["name"], **spec.get("args", {}))
             net.load_state_dict(checkpoint["state_dict"])
             norm = checkpoint["normalization"]
             model = Classifier(net, norm["mean"], norm["std"])
         else:
+            state = checkpoint["state_dict"]
+            if version == 2:
+                state = {**state, "temperature": torch.tensor(1.0)}
             model = Classifier(create_model(spec["name"], **spec.get("args", {})))
-            model.load_state_dict(checkpoint["state_dict"])
+            model.load_state_dict(state)
+            if not float(model.temperature) > 0:
+                raise ValueError(f"temperature {float(model.temperature)} is not positive")
     except (ValueError, TypeError, RuntimeError, KeyError) as exc:
         raise CheckpointError(f"{path}: cannot rebuild model '{spec.get('name')}' ({str(exc).splitlines()[0]})") from None
     return model.eval()

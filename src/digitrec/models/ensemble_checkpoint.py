@@ -109,6 +109,7 @@ def _entry(checkpoint: dict[str, Any], where: str | Path, source: dict[str, Any]
     entry = make_checkpoint(
         model, checkpoint["model"]["name"], classes=checkpoint["classes"], recipe=checkpoint.get("recipe") or {},
         dataset=checkpoint.get("dataset"), metrics=checkpoint.get("metrics") or {}, epoch=checkpoint.get("epoch"),
+        calibration=checkpoint.get("calibration"),
     )
     # the file's own description and dates, not the ones make_checkpoint would give it today
     entry |= {"model": checkpoint["model"], "versions": checkpoint.get("versions"), "created": checkpoint.get("created")}

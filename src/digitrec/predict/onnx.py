@@ -1,4 +1,5 @@
-"""The onnxruntime backend: an ONNX file written by `digitrec export` (normalisation and softmax inside).
+"""The onnxruntime backend: an ONNX file written by `digitrec export` (normalisation, temperature and
+softmax inside).
 
 The graph takes `images`, float32 (N, 1, 28, 28) in [0, 1] with ink high (MNIST style), for any
 batch size N, and returns `probs`, float32 (N, classes) probabilities. The model's description is
@@ -22,7 +23,7 @@ FORMAT = "digitrec-onnx"
 FORMAT_VERSION = 1
 INPUT_NAME = "images"  # float32 (N, 1, 28, 28) in [0, 1]
 OUTPUT_NAME = "probs"  # float32 (N, classes), rows sum to 1
-JSON_KEYS = ("format_version", "classes", "model_args", "normalization", "metrics", "versions")  # the rest are text
+JSON_KEYS = ("format_version", "classes", "model_args", "normalization", "calibration", "metrics", "versions")  # the rest are text
 _CHUNK = 1000  # images per onnxruntime call: bounds memory for large batches
 
 
@@ -57,7 +58,8 @@ def load_onnx(path: str | os.PathLike, device: str = "cpu", threads: int | None 
         chunks = [runtime.run([OUTPUT_NAME], {INPUT_NAME: batch[i : i + _CHUNK]})[0] for i in range(0, len(batch), _CHUNK)]
         return np.concatenate(chunks)
 
-    info = {key: metadata.get(key) for key in ("model", "model_args", "recipe", "normalization", "metrics", "versions")}
+    info = {key: metadata.get(key) for key in ("model", "model_args", "recipe", "normalization", "calibration", "metrics",
+                                               "versions")}
     info["engine"] = "onnxruntime"
     return Predictor(proba, metadata["classes"], info, path)
 

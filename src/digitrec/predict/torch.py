@@ -10,7 +10,8 @@ from .predictor import ProbaFn, Predictor
 
 
 def proba_fn(model, device: str = "cpu", batch_size: int = 1000) -> ProbaFn:
-    """float32 (N, 28, 28) in [0, 1] -> probabilities, by a Classifier (it normalises its own input)."""
+    """float32 (N, 28, 28) in [0, 1] -> probabilities, by a Classifier (it normalises its own input and
+    divides its logits by its own temperature)."""
     import torch
 
     # Channels-last weights: oneDNN's convolutions run about 2x faster on them on the CPU (measured
@@ -33,7 +34,8 @@ def load_torch(path: Path, device: str = "cpu") -> Predictor:
 
     checkpoint = load_checkpoint(path)
     model = build_model(checkpoint, path)
-    metadata = {k: checkpoint.get(k) for k in ("recipe", "dataset", "metrics", "epoch", "versions", "created", "normalization")}
+    metadata = {k: checkpoint.get(k) for k in ("recipe", "dataset", "metrics", "epoch", "versions", "created", "normalization",
+                                           "calibration")}
     metadata |= {"model": checkpoint["model"]["name"], "model_args": checkpoint["model"].get("args", {}), "engine": "torch"}
     if "members" in checkpoint:  # an ensemble: what it averages
         metadata["members"] = [member["model"]["name"] for member in checkpoint["members"]]

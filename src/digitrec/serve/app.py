@@ -107,8 +107,11 @@ def create_app(predictor: Predictor, limits: Limits = Limits()) -> FastAPI:
     def health() -> dict:
         meta = predictor.metadata
         recipe = meta.get("recipe")  # a dict in checkpoints, a name in ONNX metadata
+        calibration = meta.get("calibration") if isinstance(meta.get("calibration"), dict) else {}
         return {"status": "ok", "model": meta.get("model"), "recipe": recipe.get("name") if isinstance(recipe, dict) else recipe,
-                "engine": meta.get("engine"), "classes": predictor.classes, "max_upload_bytes": limits.upload_bytes}
+                "engine": meta.get("engine"), "classes": predictor.classes, "max_upload_bytes": limits.upload_bytes,
+                # whether `confidence` is a calibrated probability (a temperature fitted on held-out images)
+                "calibrated": bool(calibration.get("fitted")), "temperature": float(calibration.get("temperature", 1.0))}
 
     @app.post("/api/predict", response_model=PredictionOut, summary="Predict one digit", openapi_extra=_IMAGE_BODY)
     async def predict(request: Request) -> dict:

@@ -50,6 +50,9 @@ class FitResult:
     params: int  # trainable parameters
     model_file: str  # the file name save_model writes in a run directory: model.pt, model.npz
     save_model: SaveModel  # the best epoch's weights as a model file
+    # the temperature fitted on the validation split after training (evaluation.calibration's
+    # records), which the predictor and save_model already apply; fitted False without validation
+    calibration: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)  # what the engine chose as it ran (e.g. precision), for metrics.json
 
 

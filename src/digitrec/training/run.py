@@ -220,6 +220,7 @@ def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path
     if not ranks.writer:  # rank 0 evaluates on the test split and writes the results
         return RunResult(run_dir.path, result.history, {}, result.predictor)
     metrics = _finish(recipe, data, test, run_dir, result)
+    reporter.log(_calibration_line(metrics.get("calibration") or {}))
     if test is not None:
         reporter.log(f"test accuracy {metrics['test_accuracy']:.4f}  loss {metrics['test_loss']:.4f}")
     reporter.log(f"wrote {run_dir.path}")
@@ -228,6 +229,7 @@ def _run(recipe: Recipe, options: RunOptions, run_dir: RunDir, resume_from: Path
 
 def _finish(recipe: Recipe, data: FitData, test: Split | None, run_dir: RunDir, result: FitResult) -> dict[str, Any]:
     from ..evaluation import evaluate, plots
+    from ..evaluation.calibration import expected_calibration_error, retemper
 
     history = result.history
     seconds = sum(row["seconds"] for row in history)
@@ -240,6 +242,8 @@ def _finish(recipe: Recipe, data: FitData, test: Split | None, run_dir: RunDir, 
     best = best_record(history)
     if best is not None and best.get("val_acc") is not None:
         metrics |= {"best_epoch": best["epoch"], "val_accuracy": best["val_acc"], "val_loss": best["val_loss"]}
+    if result.calibration:
+        metrics["calibration"] = dict(result.calibration)
     title = f"{recipe.name} on {data.name}"
     run_dir.save("curves.png", lambda p: plots.learning_curves(history, p, title=title))
     if test is not None:
@@ -249,6 +253,12 @@ def _finish(recipe: Recipe, data: FitData, test: Split | None, run_dir: RunDir, 
             "test_errors": int((report.predictions != report.labels).sum()), "test_size": len(report.labels),
             "per_class": report.per_class, "confusion": report.confusion.tolist(),
         }
+        if "calibration" in metrics:  # what the temperature did to the test set (the loss above is after it)
+            temperature = metrics["calibration"]["temperature"]
+            metrics["calibration"] |= {
+                "test_ece_before": expected_calibration_error(retemper(report.probabilities, 1 / temperature), report.labels),
+                "test_ece_after": expected_calibration_error(report.probabilities, report.labels),
+            }
         confidences = report.probabilities.max(axis=1)
         run_dir.save("confusion.png", lambda p: plots.confusion_matrix(report.confusion, data.classes, p, title=f"{title}: test"))
         run_dir.save("misclassified.png", lambda p: plots.misclassified(
@@ -257,6 +267,16 @@ def _finish(recipe: Recipe, data: FitData, test: Split | None, run_dir: RunDir, 
                                                                      if k not in ("per_class", "confusion")}))
     run_dir.write_json("metrics.json", metrics)
     return metrics
+
+
+def _calibration_line(calibration: dict[str, Any]) -> str:
+    if not calibration.get("fitted"):
+        return f"not calibrated: {calibration.get('why', 'no temperature fitted')}"
+    line = (f"calibration: temperature {calibration['temperature']:.3f} fitted on {calibration['images']} "
+            f"{calibration['split']} images (their ECE {calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f})")
+    if "test_ece_after" in calibration:
+        line += f"; test ECE {calibration['test_ece_before']:.4f} -> {calibration['test_ece_after']:.4f}"
+    return line
 
 
 def _now() -> str:

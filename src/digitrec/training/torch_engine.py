@@ -9,11 +9,13 @@ from typing import Any
 import torch
 
 from ..errors import DigitrecError
+from ..evaluation.calibration import NO_VALIDATION, not_calibrated
 from ..models import Classifier, build_model, create_model, load_checkpoint, make_checkpoint, save_checkpoint
 from ..predict import Predictor
 from ..predict.torch import proba_fn
 from ..recipes import Recipe
 from .augment import AugmentConfig
+from .calibrate import calibrate
 from .distributed import SINGLE, Ranks
 from .environment import PRECISIONS, resolve_precision, seed_everything
 from .history import best_record
@@ -55,7 +57,7 @@ class TorchEngine:
         seed_everything(recipe.seed)  # the initial weights (and dropout) depend on the seed alone
         net = create_model(recipe.model, num_classes=len(data.classes), **recipe.model_args)
         model = Classifier(net, recipe.args.mean, recipe.args.std)
-        training, best_state = None, None
+        training, best_state, calibration = None, None, None
         if resume is not None:
             last = load_checkpoint(resume)
             model.load_state_dict(build_model(last, resume).state_dict())  # also a format-1 last.pt
@@ -71,7 +73,7 @@ class TorchEngine:
 
         def checkpoint(metrics: dict[str, Any], epoch: int | None, state: dict[str, Any] | None = None) -> dict[str, Any]:
             return make_checkpoint(model, recipe.model, classes=data.classes, recipe=recipe.to_dict(), dataset=data.name,
-                                   metrics=metrics, epoch=epoch, training=state)
+                                   metrics=metrics, epoch=epoch, training=state, calibration=calibration)
 
         def on_epoch_end(end: EpochState) -> None:
             nonlocal best_state
@@ -95,14 +97,21 @@ class TorchEngine:
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
+        # Temperature scaling on the validation split, after the best epoch's weights are back (every
+        # rank does it on the same weights and images, so they agree without talking).
+        if data.val is not None:
+            calibration = calibrate(model, data.val.images, data.val.labels, device, recipe.args.eval_batch_size)
+        else:
+            calibration = not_calibrated(NO_VALIDATION)
         predictor = Predictor(proba_fn(model, device, recipe.args.eval_batch_size), data.classes,
-                              {"model": recipe.model, "engine": "torch", "recipe": recipe.to_dict()})
+                              {"model": recipe.model, "engine": "torch", "recipe": recipe.to_dict(), "calibration": calibration})
 
         def save_best(path: Path, metrics: dict[str, Any]) -> None:
             save_checkpoint(path, checkpoint(metrics, best["epoch"] if best else None))
 
         params = sum(p.numel() for p in model.parameters())
-        return FitResult(history, predictor, params, self.model_file, save_best, facts={"train_precision": precision})
+        return FitResult(history, predictor, params, self.model_file, save_best, calibration,
+                         facts={"train_precision": precision})
 
 
 def _data_parallel(model: Classifier, device: str):

@@ -222,7 +222,11 @@ async function loadInfo() {
   try {
     const health = await (await fetch("/api/health")).json();
     classes = health.classes;
-    $("model-info").textContent = `Model: ${health.model}${health.recipe ? ` (recipe ${health.recipe})` : ""}, ${health.engine}.`;
+    // "% sure" is a calibrated probability only when a temperature was fitted on held-out images
+  const calibration = health.calibrated
+    ? ` Confidences calibrated (temperature ${health.temperature.toFixed(2)}).`
+    : " Confidences not calibrated: read them as scores, not probabilities.";
+  $("model-info").textContent = `Model: ${health.model}${health.recipe ? ` (recipe ${health.recipe})` : ""}, ${health.engine}.${calibration}`;
   } catch (error) {
     $("model-info").textContent = "(the server does not answer)";
   }
