@@ -109,3 +109,9 @@ def test_a_malformed_ensemble_file_is_refused(members, tmp_path):
                           [checkpoint["members"][0], checkpoint | {"members": checkpoint["members"]}]):
         with pytest.raises(CheckpointError, match="malformed digitrec ensemble"):
             build_model(checkpoint | {"members": members_value}, "bad.pt")
+
+
+def test_an_ensemble_says_its_members_carry_their_own_temperatures(untrained_checkpoint):
+    checkpoint = make_ensemble_checkpoint([untrained_checkpoint("mlp"), untrained_checkpoint("lenet")])
+    assert checkpoint["calibration"]["temperature"] == 1.0 and not checkpoint["calibration"]["fitted"]
+    assert "0 of 2 fitted" in checkpoint["calibration"]["why"]

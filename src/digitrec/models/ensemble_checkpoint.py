@@ -72,6 +72,8 @@ def make_ensemble_checkpoint(paths: list[str | os.PathLike]) -> dict[str, Any]:
         "dataset": _common(m.get("dataset") for m in members),
         "metrics": {},  # the ensemble itself has not been measured: `digitrec evaluate` it
         "epoch": None,
+        # no temperature of its own: the averaged probabilities are the members' calibrated ones
+        "calibration": {"temperature": 1.0, "fitted": False, "why": _members_calibration(members)},
         "versions": versions(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "members": members,
@@ -100,6 +102,12 @@ def member_file(path: Path) -> Path:
     if not path.is_file():  # opening a FIFO would wait for a writer for ever
         raise CheckpointError(f"{path}: not a regular file (a FIFO, socket or device); give a model file")
     return path
+
+
+def _members_calibration(members: list[dict[str, Any]]) -> str:
+    fitted = sum(bool((m.get("calibration") or {}).get("fitted")) for m in members)
+    return (f"an ensemble averages its members' probabilities, each with its own temperature "
+            f"({fitted} of {len(members)} fitted on a validation split)")
 
 
 def _entry(checkpoint: dict[str, Any], where: str | Path, source: dict[str, Any]) -> dict[str, Any]:
