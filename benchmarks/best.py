@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ensemble", type=int, default=0, help="also ensemble this many runs (seeds 0..N-1)")
     parser.add_argument("--recipe", default="best")
     parser.add_argument("--runs", default=None, help="keep the run folders here and reuse finished ones")
+    parser.add_argument("--note", default="", help="conditions worth knowing, e.g. 'seeds 1 and 2 ran side by side'")
     parser.add_argument("--extra", default="", help="options added to every train command, e.g. '--epochs 2'")
     args = parser.parse_args(argv)
     facts = _machine.machine(torch_loaded=False)
@@ -45,10 +46,10 @@ def main(argv: list[str] | None = None) -> None:
     if len(single) > 1:
         summary["std_accuracy"] = statistics.stdev(accuracies)
     ensemble = _ensemble(runs[:args.ensemble], root) if args.ensemble > 1 else None
-    table = _table(summary, runs, ensemble)
+    table = _table(summary, runs, ensemble) + (f"\n\nNote: {args.note}" if args.note else "")
     print(table)
     payload = {"command": _machine.command_line("best.py", argv), "machine": facts, "summary": summary,
-               "runs": runs, "ensemble": ensemble}
+               "runs": runs, "ensemble": ensemble, "note": args.note}
     print("wrote", _machine.write("best", payload, f"## `{args.recipe}`: MNIST test accuracy over seeds\n\n" + table))
 
 
