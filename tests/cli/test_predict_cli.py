@@ -185,3 +185,16 @@ def test_serve_on_a_busy_port_is_one_line_before_uvicorn_starts(model):
         code, out, err = _run(["serve", model, "--port", port])
     assert code == 1 and out == ""
     assert err.splitlines() == [f"digitrec: error: port {port} is in use on 127.0.0.1; choose --port"]
+
+
+def test_serve_refuses_an_unknown_backend_and_frees_the_port(model):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, out, err = _run(["serve", model, "--port", port, "--backend", "tensorrt"])
+    assert code == 1 and out == ""
+    assert err.splitlines() == ["digitrec: error: unknown backend 'tensorrt'; choose from auto, onnxruntime, torch"]
+    with socket.socket() as again:  # the socket bound first was closed
+        again.bind(("127.0.0.1", port))

@@ -99,3 +99,20 @@ def test_bad_onnx_files_are_one_line(tmp_path):
     _error_line(["export", tmp_path / "missing.pt"], "missing.pt", "no such model file")
     with pytest.raises(CheckpointError, match="no such model file"):
         load_model(tmp_path / "absent.onnx")
+
+
+def test_checkpoint_to_onnx_is_the_file_export_writes_in_memory(tiny_model, small_mnist, tmp_path):
+    from digitrec.export import checkpoint_to_onnx, export_checkpoint
+    from digitrec.predict.onnx import onnx_proba_fn, session
+
+    data = checkpoint_to_onnx(tiny_model.parent)  # a run folder: its model.pt
+    assert not any(tmp_path.iterdir())  # nothing written anywhere
+    export_checkpoint(tiny_model, tmp_path / "m.onnx")
+    in_memory, on_disk = onnx.load_from_string(data), onnx.load(str(tmp_path / "m.onnx"))
+    props = lambda proto: {p.key: p.value for p in proto.metadata_props}  # noqa: E731
+    assert props(in_memory) == props(on_disk) and props(in_memory)["digitrec.model"] == "cnn-baseline"
+    images = small_mnist["test"].images[:20].astype(np.float32) / 255
+    probs = onnx_proba_fn(session(data, threads=1))(images)
+    assert np.abs(probs - load_model(tiny_model).predict_proba(images)).max() < 1e-5
+    with pytest.raises(CheckpointError, match="export reads a PyTorch checkpoint"):
+        checkpoint_to_onnx(tmp_path / "m.onnx")
