@@ -4,11 +4,14 @@ of `digitrec predict` over many PNG files.
 
     python benchmarks/inference.py                               # tests/fixtures/digits.pt
     python benchmarks/inference.py --models runs/default-*/model.pt --files 1000
+    python benchmarks/inference.py --baseline 68fd5eb         # to_mnist beside an older commit's
 
 Each `.pt` is exported to ONNX in a temporary folder (unless a `.onnx` with the same stem sits beside
 it). Batched: 10,000 images (the committed test sample, tiled) in one `predict_proba` call.
 Latency: `predict_proba` of one 28x28 image, after a warm-up. Peak: a large float32 matmul measured
-here, and the nominal figure for the ISA (2 FMA units assumed). Writes results/inference.{json,md}.
+here, and the nominal figure for the ISA (2 FMA units assumed). Preprocessing: `vision.to_mnist`,
+wall and CPU time (CPU moves less on a shared machine), beside --baseline's image by image.
+Writes results/inference.{json,md}.
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-import _machine  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(ROOT / "src"))  # this checkout's digitrec, whatever else is installed
+import _machine  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--single", type=int, default=300, help="one-image calls in the latency measurement")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--files", type=int, default=1000, help="PNG files for `digitrec predict` (0: skip)")
+    parser.add_argument("--baseline", default=None, help="a git commit whose to_mnist is timed beside this checkout's")
     args = parser.parse_args(argv)
     import torch
 
@@ -60,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(row)
                 print(_table(rows[-1:]), flush=True)
     torch.set_num_threads(cores)
-    prep = _preprocessing(digits[:20], args.repeats)
+    prep = _preprocessing(digits[:20], args.repeats, args.baseline, work)
     cli = _cli_many(Path(args.models[0]), digits, args.files, work) if args.files else None
     markdown = (f"## Inference\n\n{_table(rows)}\n\nPeak float32 throughput: {peak['matmul_measured'] / 1e9:.0f} GFLOP/s "
                 f"measured (best of 5 2048x2048 matmuls in torch, as busy as the rest of the run), "
@@ -154,8 +158,10 @@ def _nominal_peak() -> float | None:
     return len(mhz) * float(np.mean(mhz)) * 1e6 * per_cycle if mhz else None
 
 
-def _preprocessing(digits: np.ndarray, repeats: int) -> dict:
-    """p50/p90 of to_mnist on 280x280 canvas drawings (what the web page sends) and 400-px photos."""
+def _preprocessing(digits: np.ndarray, repeats: int, baseline: str | None, work: Path) -> dict:
+    """p50/p90 of to_mnist on 280x280 canvas drawings (what the web page sends, as a PIL image and as
+    its PNG file's bytes) and 400-px photos; with `baseline`, that commit's to_mnist on the same
+    images, alternated image by image in this process. Wall and CPU (this thread's) time."""
     from PIL import Image
 
     import realworld
@@ -168,18 +174,39 @@ def _preprocessing(digits: np.ndarray, repeats: int) -> dict:
         photo = photoize(digit, rng)
         scale = 400 / max(photo.size)
         photos.append(photo.resize((round(photo.width * scale), round(photo.height * scale)), Image.Resampling.BICUBIC))
-    sets = {"280x280 canvas drawing": [realworld._canvas(d, 0, rng) for d in digits], "400-px photo": photos}
+    canvases = [realworld._canvas(d, 0, rng) for d in digits]
+    sets = {"280x280 canvas drawing": canvases, "280x280 canvas drawing, PNG bytes": [_png(c) for c in canvases],
+            "400-px photo": photos, "400-px photo, PNG bytes": [_png(p) for p in photos]}
+    variants = {"this checkout": to_mnist}
+    if baseline:
+        import importlib
+
+        import _baseline
+
+        _baseline.import_package(_baseline.export(baseline, work / "baseline"), "digitrec_baseline")
+        variants = {f"baseline {baseline}": importlib.import_module("digitrec_baseline.vision").to_mnist} | variants
     out = {}
     for name, images in sets.items():
-        times = []
+        times = {variant: {"wall": [], "cpu": []} for variant in variants}
         for _ in range(repeats):
             for image in images:
-                started = time.perf_counter()
-                to_mnist(image)
-                times.append(time.perf_counter() - started)
-        out[name] = {"p50_ms": 1e3 * float(np.percentile(times, 50)), "p90_ms": 1e3 * float(np.percentile(times, 90)),
-                     "images": len(images), "repeats": repeats}
+                for variant, function in variants.items():  # alternated: a busy spell slows both
+                    wall, cpu = time.perf_counter(), time.thread_time()
+                    function(image)
+                    times[variant]["cpu"].append(time.thread_time() - cpu)
+                    times[variant]["wall"].append(time.perf_counter() - wall)
+        out[name] = {variant: {f"{kind}_{q}_ms": 1e3 * float(np.percentile(t[kind], int(q[1:])))
+                               for kind in ("wall", "cpu") for q in ("p50", "p90")} | {"images": len(images), "repeats": repeats}
+                     for variant, t in times.items()}
     return out
+
+
+def _png(image) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def _cli_many(model: Path, digits: np.ndarray, count: int, work: Path) -> dict:
@@ -207,8 +234,16 @@ def _table(rows: list[dict]) -> str:
 
 
 def _prep_table(prep: dict) -> str:
-    lines = ["| input | p50 | p90 |", "|---|---:|---:|"]
-    lines += [f"| {name} | {v['p50_ms']:.1f} ms | {v['p90_ms']:.1f} ms |" for name, v in prep.items()]
+    variants = list(next(iter(prep.values())))
+    lines = ["| input | " + " | ".join(f"{v}: wall p50 | p90 | CPU p50" for v in variants)
+             + (" | wall ratio | CPU ratio |" if len(variants) > 1 else " |"),
+             "|---|" + "---:|---:|---:|" * len(variants) + ("---:|---:|" if len(variants) > 1 else "")]
+    for name, results in prep.items():
+        cells = [f"{r['wall_p50_ms']:.1f} ms | {r['wall_p90_ms']:.1f} ms | {r['cpu_p50_ms']:.1f} ms" for r in results.values()]
+        if len(variants) > 1:
+            old, new = results[variants[0]], results[variants[-1]]
+            cells.append(f"{old['wall_p50_ms'] / new['wall_p50_ms']:.1f}x | {old['cpu_p50_ms'] / new['cpu_p50_ms']:.1f}x")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

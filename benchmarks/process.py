@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _machine  # noqa: E402
+from _baseline import export as _export  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,16 +57,6 @@ def main(argv: list[str] | None = None) -> None:
     print(table)
     payload = {"command": _machine.command_line("process.py", argv), "machine": facts, "rows": rows}
     print("wrote", _machine.write("process", payload, "## Whole-process overhead\n\n" + table))
-
-
-def _export(commit: str, folder: Path) -> Path:
-    folder.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "src"], check=True, capture_output=True).stdout
-    archive_path = folder / "src.tar"
-    archive_path.write_bytes(archive)
-    with tarfile.open(archive_path) as tar:
-        tar.extractall(folder, filter="data")
-    return folder / "src"
 
 
 def _drawing(path: Path) -> None:

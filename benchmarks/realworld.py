@@ -225,9 +225,12 @@ def _numbers(args, touch: float, test, picks, folder: Path) -> dict:
         text = "".join(str(test.labels[i]) for i in chosen)
         path = folder / f"{index:05d}_{text}.png"
         truth[str(path)] = text
+        # Made even when kept from an earlier run: the next number's digits come from the same rng,
+        # so skipping this one would make (and name) different numbers from there on.
+        image = photoize_number(list(test.images[chosen]), rng, touch=touch)
         if not path.exists():
             folder.mkdir(parents=True, exist_ok=True)
-            photoize_number(list(test.images[chosen]), rng, touch=touch).save(path)
+            image.save(path)
     start = time.perf_counter()
     results = _cli(["read", args.model, str(folder), "--json"])
     seconds = time.perf_counter() - start

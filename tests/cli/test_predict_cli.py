@@ -236,3 +236,16 @@ def test_without_any_model_each_verb_says_so_in_one_line(no_builtin_model, photo
 def test_a_model_and_no_images_is_a_usage_error(model):
     result = runner.invoke(app, ["predict", str(model)])
     assert result.exit_code == 2 and "no images after the model" in result.output and "Traceback" not in result.output
+
+
+def test_serve_refuses_an_unknown_backend_and_frees_the_port(model):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, out, err = _run(["serve", model, "--port", port, "--backend", "tensorrt"])
+    assert code == 1 and out == ""
+    assert err.splitlines() == ["digitrec: error: unknown backend 'tensorrt'; choose from auto, onnxruntime, torch"]
+    with socket.socket() as again:  # the socket bound first was closed
+        again.bind(("127.0.0.1", port))

@@ -116,3 +116,20 @@ def test_the_temperature_is_baked_into_the_graph(tmp_path):
     assert np.abs(got - expected).max() < 1e-5
     assert np.abs(got - raw).max() > 1e-3  # the temperature changed them: this test sees a graph without it
     assert predictor.metadata["calibration"]["temperature"] == 2.5
+
+
+def test_checkpoint_to_onnx_is_the_file_export_writes_in_memory(tiny_model, small_mnist, tmp_path):
+    from digitrec.export import checkpoint_to_onnx, export_checkpoint
+    from digitrec.predict.onnx import onnx_proba_fn, session
+
+    data = checkpoint_to_onnx(tiny_model.parent)  # a run folder: its model.pt
+    assert not any(tmp_path.iterdir())  # nothing written anywhere
+    export_checkpoint(tiny_model, tmp_path / "m.onnx")
+    in_memory, on_disk = onnx.load_from_string(data), onnx.load(str(tmp_path / "m.onnx"))
+    props = lambda proto: {p.key: p.value for p in proto.metadata_props}  # noqa: E731
+    assert props(in_memory) == props(on_disk) and props(in_memory)["digitrec.model"] == "cnn-baseline"
+    images = small_mnist["test"].images[:20].astype(np.float32) / 255
+    probs = onnx_proba_fn(session(data, threads=1))(images)
+    assert np.abs(probs - load_model(tiny_model).predict_proba(images)).max() < 1e-5
+    with pytest.raises(CheckpointError, match="export reads a PyTorch checkpoint"):
+        checkpoint_to_onnx(tmp_path / "m.onnx")

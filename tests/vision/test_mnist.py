@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from drawing import assert_mnist_like, correlation, seven
+from drawing import assert_mnist_like, correlation, correlation_within_a_pixel, seven
 from PIL import Image, ImageDraw
 
 from digitrec.synth import change_pen, photoize, render_printed_digit
@@ -31,7 +31,9 @@ def test_uneven_light_and_noise(reference):
     photo = np.clip(grey * light + rng.normal(0, 0.03, grey.shape), 0, 1)
     result = to_mnist(photo)
     assert_mnist_like(result)
-    assert correlation(result, reference) > 0.9
+    # The reference 7's centre of mass is at column 13.52, 0.02 px from where the centring rounds
+    # the other way: noise decides the side (seeds 1 and 4 did before the preprocessing got fast).
+    assert correlation_within_a_pixel(result, reference) > 0.9
 
 
 def test_specks_far_from_the_digit_are_ignored(reference):

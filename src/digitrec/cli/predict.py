@@ -109,18 +109,33 @@ def serve_cmd(
     model: Optional[Path] = typer.Argument(None, readable=False, help="A model file (.pt, .pth, .npz, .onnx) or a run directory; default: the built-in model."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 exposes the service to the network)."),
     port: int = typer.Option(8000, "--port", "-p", help="TCP port.", min=1, max=65535),
+    backend: str = typer.Option("auto", "--backend", help="Run a .pt model with: auto (onnxruntime when installed, else torch), onnxruntime or torch."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Server processes sharing the port (one per core uses them all)."),
 ) -> None:
     """Serve a drawing page and a REST API (/api/predict, /api/read, /api/health, /docs).
 
     Without a model the built-in one answers, and says so on stderr.
     """
-    from ..predict import load_model
     from ..serve import bind, create_app, run
+    from ..serve.backend import choose_backend, prepare
+    from ..serve.workers import run_workers
 
-    predictor = load_model(model) if model is not None else _builtin()
-    sock = bind(host, port)  # a busy port is one line, before any of uvicorn's
-    typer.echo(f"digitrec: serving {predictor.metadata.get('model')} from {predictor.path} at http://{host}:{port}/ (Ctrl+C stops)")
-    run(create_app(predictor), sock)
+    sock = bind(host, port)  # a busy port is one line, before the model loads and before any of uvicorn's
+    try:
+        if model is None:
+            model = _builtin().path  # one line on stderr names it
+        predictor, onnx, why = choose_backend(model, backend)
+    except BaseException:
+        sock.close()
+        raise
+    engine = "onnxruntime" if onnx is not None else predictor.metadata.get("engine")
+    processes = f", {workers} worker processes" if workers > 1 else ""
+    typer.echo(f"digitrec: serving {predictor.metadata.get('model')} from {predictor.path} with {engine}"
+               f"{f' ({why})' if why else ''}{processes} at http://{host}:{port}/ (Ctrl+C stops)")
+    if workers > 1:
+        run_workers(sock, workers, predictor, onnx)
+        return
+    run(create_app(prepare(predictor, onnx)), sock)
 
 
 def _model_and_images(model: Optional[Path], paths: list[Path]):

@@ -29,6 +29,23 @@ from ..versions import versions
 
 def export_checkpoint(checkpoint_path: str | os.PathLike, out: str | os.PathLike, *, check: bool = True) -> dict[str, Any]:
     """Export a digitrec `.pt` checkpoint (or a run folder holding model.pt) to `out`; return its metadata."""
+    model, fields = _from_checkpoint(checkpoint_path)
+    return export_model(model, out, check=check, **fields)
+
+
+def checkpoint_to_onnx(checkpoint_path: str | os.PathLike, *, check: bool = True) -> bytes:
+    """The ONNX file `export_checkpoint` would write, as bytes in memory (`digitrec serve` runs a
+    `.pt` with onnxruntime this way); with `check`, onnxruntime must agree with PyTorch on it."""
+    model, fields = _from_checkpoint(checkpoint_path)
+    proto, _, wrapped = _build(model, **fields)
+    data = proto.SerializeToString()
+    if check:
+        _check_agreement(data, wrapped)
+    return data
+
+
+def _from_checkpoint(checkpoint_path: str | os.PathLike) -> tuple[Classifier | Ensemble, dict[str, Any]]:
+    """The model of a `.pt` checkpoint (or a run folder's model.pt) and its description for the export."""
     path = Path(checkpoint_path).expanduser()
     if path.is_dir():
         path = path / "model.pt"
@@ -37,17 +54,14 @@ def export_checkpoint(checkpoint_path: str | os.PathLike, out: str | os.PathLike
     checkpoint = load_checkpoint(path)
     model = build_model(checkpoint, path)
     recipe = checkpoint.get("recipe") or {}
-    return export_model(
-        model,
-        out,
-        classes=checkpoint["classes"],
-        model_name=checkpoint["model"]["name"],
-        model_args=checkpoint["model"].get("args", {}),
-        recipe=recipe.get("name") if isinstance(recipe, dict) else None,
-        metrics=checkpoint.get("metrics") or {},
-        calibration=checkpoint.get("calibration"),
-        check=check,
-    )
+    return model, {
+        "classes": checkpoint["classes"],
+        "model_name": checkpoint["model"]["name"],
+        "model_args": checkpoint["model"].get("args", {}),
+        "recipe": recipe.get("name") if isinstance(recipe, dict) else None,
+        "metrics": checkpoint.get("metrics") or {},
+        "calibration": checkpoint.get("calibration"),
+    }
 
 
 def export_model(
@@ -68,6 +82,21 @@ def export_model(
     PyTorch (max abs difference of probabilities under 1e-5) before it replaces `out`. The graph
     divides the logits by the model's temperature; `calibration` (the checkpoint's entry) describes it.
     """
+    import onnx
+
+    proto, metadata, wrapped = _build(model, classes=classes, model_name=model_name, model_args=model_args,
+                                      recipe=recipe, metrics=metrics, calibration=calibration)
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        onnx.save_model(proto, tmp)
+        if check:
+            _check_agreement(tmp, wrapped)
+    return metadata
+
+
+def _build(model: Classifier | Ensemble, *, classes: list[str], model_name: str, model_args: dict[str, Any] | None = None,
+           recipe: str | None = None, metrics: dict[str, Any] | None = None, calibration: dict[str, Any] | None = None):
+    """(ONNX proto with the digitrec.* metadata, that metadata, the wrapped module it was traced from)."""
     import onnx
     import torch
 
@@ -93,12 +122,7 @@ def export_model(
         entry = proto.metadata_props.add()
         entry.key, entry.value = f"digitrec.{key}", json.dumps(value) if key in JSON_KEYS else str(value or "")
     proto.producer_name, proto.doc_string = "digitrec", f"digitrec {model_name}: {metadata['output']}"
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        onnx.save_model(proto, tmp)
-        if check:
-            _check_agreement(tmp, wrapped)
-    return metadata
+    return proto, metadata, wrapped
 
 
 def _normalization(model: Classifier | Ensemble) -> dict[str, Any]:
@@ -156,13 +180,13 @@ def _export(module, example):
     return program.model_proto
 
 
-def _check_agreement(path: Path, module) -> None:
+def _check_agreement(model: Path | bytes, module) -> None:
     import torch
 
     images = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
         expected = module(images).numpy()
-    got = session(path).run([OUTPUT_NAME], {INPUT_NAME: images.numpy()})[0]
+    got = session(model).run([OUTPUT_NAME], {INPUT_NAME: images.numpy()})[0]
     diff = float(np.abs(got - expected).max())
     if not diff < 1e-5:
         raise CheckpointError(f"ONNX export disagrees with PyTorch (max |probability difference| {diff:.2g}); not written")

@@ -12,7 +12,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -27,16 +27,28 @@ JSON_KEYS = ("format_version", "classes", "model_args", "normalization", "calibr
 _CHUNK = 1000  # images per onnxruntime call: bounds memory for large batches
 
 
-def session(path: Path, threads: int | None = None):
-    """An onnxruntime session on the CPU, logging errors only; `threads` intra-op threads (default:
-    onnxruntime's, one per physical core)."""
+def session(model: Path | bytes, threads: int | None = None):
+    """An onnxruntime session on the CPU for a file or the model's bytes, logging errors only;
+    `threads` intra-op threads (default: onnxruntime's, one per physical core)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only: its warnings are about graph optimisations
     if threads:
         options.intra_op_num_threads = threads
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = model if isinstance(model, bytes) else str(model)
+    return onnxruntime.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def onnx_proba_fn(runtime) -> Callable[[np.ndarray], np.ndarray]:
+    """float32 (N, 28, 28) in [0, 1] -> probabilities, by an onnxruntime session of an exported model."""
+
+    def proba(images: np.ndarray) -> np.ndarray:
+        batch = np.ascontiguousarray(images[:, None], dtype=np.float32)  # (N, 1, 28, 28)
+        chunks = [runtime.run([OUTPUT_NAME], {INPUT_NAME: batch[i : i + _CHUNK]})[0] for i in range(0, len(batch), _CHUNK)]
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+    return proba
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -53,15 +65,10 @@ def load_onnx(path: str | os.PathLike, device: str = "cpu", threads: int | None 
     if inputs != [INPUT_NAME]:
         raise CheckpointError(f"{path}: expected one input named '{INPUT_NAME}', found {inputs}")
 
-    def proba(images: np.ndarray) -> np.ndarray:  # float32 (N, 28, 28) in [0, 1]
-        batch = np.ascontiguousarray(images[:, None], dtype=np.float32)  # (N, 1, 28, 28)
-        chunks = [runtime.run([OUTPUT_NAME], {INPUT_NAME: batch[i : i + _CHUNK]})[0] for i in range(0, len(batch), _CHUNK)]
-        return np.concatenate(chunks)
-
     info = {key: metadata.get(key) for key in ("model", "model_args", "recipe", "normalization", "calibration", "metrics",
                                                "versions")}
     info["engine"] = "onnxruntime"
-    return Predictor(proba, metadata["classes"], info, path)
+    return Predictor(onnx_proba_fn(runtime), metadata["classes"], info, path)
 
 
 def _open_session(path: Path, threads: int | None = None):

@@ -11,10 +11,12 @@ from ..errors import DigitrecError
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on (host, port), or a DigitrecError saying what to change."""
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        family, kind, proto = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][:3]
     except socket.gaierror as exc:
         raise DigitrecError(f"cannot listen on --host {host}: {exc.strerror}") from None
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on sockets
+    # that say they are TCP, and with it on every answer waited ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart past TIME_WAIT
     try:
         sock.bind((host, port))

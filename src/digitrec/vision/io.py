@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DigitrecError
+from .stats import median
 
 MAX_PIXELS = 100_000_000  # refuse larger images: ~10x a phone photo, and ~1.6 GB as RGBA floats
 WORK_SIDE = 1000  # px on the long side; larger images are shrunk first, for speed
@@ -138,9 +139,15 @@ def _pil_to_grey(pil: Image.Image, name: str) -> tuple[np.ndarray, np.ndarray | 
     factor = -(-max(pil.size) // WORK_SIDE)  # ceil; shrink before converting, for speed
     try:
         if pil.mode in ("LA", "La", "PA", "RGBA", "RGBa") or "transparency" in pil.info:
-            rgba = pil.convert("RGBA").convert("RGBa")  # premultiplied: shrinking keeps edges right
-            values = np.asarray(rgba.reduce(factor) if factor > 1 else rgba, np.float32) / 255
-            return _luma(values), values[..., 3]
+            rgba = pil if pil.mode == "RGBA" else pil.convert("RGBA")
+            if factor > 1:
+                rgba = rgba.convert("RGBa").reduce(factor)  # premultiplied: shrinking keeps edges right
+                values = np.asarray(rgba, np.float32) / 255
+                return _luma(values), values[..., 3]
+            # Unshrunk: Pillow's grey of the colours (alpha ignored) times alpha is the premultiplied
+            # grey, without a float copy of four channels.
+            alpha = np.asarray(rgba.getchannel("A"), np.float32) * (1 / 255)
+            return np.asarray(rgba.convert("L"), np.float32) * (1 / 255) * alpha, alpha
         if pil.mode in ("I", "F") or pil.mode.startswith("I;16"):
             values = np.asarray(pil if pil.mode == "F" else pil.convert("F"), np.float32)
             return _scale_levels(values, "uint16" if pil.mode.startswith("I;16") else None), None
@@ -197,7 +204,10 @@ def _flatten_alpha(premultiplied: np.ndarray, alpha: np.ndarray, name: str) -> n
     if not opaque.any():
         raise PreprocessError(f"no digit found in {name}: the image is blank (fully transparent)")
     grey = premultiplied[opaque] / alpha[opaque]
-    paper = float(np.median(grey))
+    paper = median(grey)
     if grey.std() < 0.1:  # one colour: the strokes themselves
         paper = 1.0 if paper < 0.5 else 0.0
-    return np.clip(premultiplied + (1.0 - alpha) * paper, 0.0, 1.0).astype(np.float32)
+    out = (1.0 - alpha).astype(np.float32, copy=False)  # premultiplied + (1 - alpha) paper, in place
+    out *= paper
+    out += premultiplied
+    return np.clip(out, 0.0, 1.0, out=out)

@@ -6,9 +6,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
 
-from .ink import require_ink
 from .io import ImageLike, PreprocessError, load_grey
-from .segment import main_ink
+from .locate import digit_ink
 
 MNIST_SIZE = 28  # px, side of the output
 MNIST_BOX = 20  # px, the longer side of the ink's box inside the output (the MNIST construction)
@@ -28,8 +27,7 @@ def to_mnist(image: ImageLike, name: str | None = None) -> np.ndarray:
     grey, name, _ = load_grey(image, name)
     if _looks_like_mnist(grey):
         return np.rint(grey * 255).astype(np.uint8)
-    ink = require_ink(grey, name)
-    return ink_to_mnist(ink.ink * main_ink(ink))
+    return ink_to_mnist(digit_ink(grey, name))
 
 
 def ink_to_mnist(ink: np.ndarray) -> np.ndarray:
@@ -73,11 +71,12 @@ def _fix_stroke(crop: np.ndarray) -> np.ndarray:
     """Thicken thin pens and thin thick markers to MNIST's stroke width (crop at _WORK_BOX px)."""
     crop = crop / max(float(crop.max()), 1e-6)
     mask = crop > 0.5
-    edge = mask & ~ndi.binary_erosion(mask)
-    if edge.sum() < 4:
+    area = int(mask.sum())
+    edge = area - int(_erode(mask).sum())  # stroke pixels with a paper neighbour
+    if edge < 4:
         return crop
     to_output = MNIST_BOX / max(crop.shape)  # output px per crop px
-    width = 2 * mask.sum() / edge.sum() * to_output  # stroke width in output px: area / half-perimeter
+    width = 2 * area / edge * to_output  # stroke width in output px: area / half-perimeter
     if _STROKE_RANGE[0] <= width <= _STROKE_RANGE[1]:
         return crop
     radius = round(abs(_STROKE_TARGET - width) / 2 / to_output)  # crop px to add or remove per side
@@ -86,6 +85,13 @@ def _fix_stroke(crop: np.ndarray) -> np.ndarray:
     disk = np.hypot(*np.mgrid[-radius : radius + 1, -radius : radius + 1]) <= radius
     morph = ndi.grey_dilation if width < _STROKE_TARGET else ndi.grey_erosion
     return morph(crop, footprint=disk)
+
+
+def _erode(mask: np.ndarray) -> np.ndarray:
+    """ndi.binary_erosion(mask): a pixel and its 4 neighbours all set, outside the image unset."""
+    inner = np.zeros_like(mask)
+    inner[1:-1, 1:-1] = mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1] & mask[1:-1, :-2] & mask[1:-1, 2:]
+    return inner
 
 
 def _centred_offset(centre: float, size: int) -> int:
