@@ -6,7 +6,6 @@ No per-sample Python work in the hot loop: one permutation per epoch, one gather
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -196,9 +195,7 @@ def _average_buffers(model: nn.Module, ranks: Ranks) -> None:
 def _autocast(device: torch.device, precision: str):
     """bf16: the forward pass and the loss run under autocast (weights, gradients and the
     optimizer stay float32, so no loss scaling is needed); fp32: plain."""
-    if precision == "bf16":
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, augment_rng, reporter, ranks,

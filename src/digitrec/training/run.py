@@ -157,7 +157,7 @@ def _join(recipe: Recipe, options: RunOptions) -> tuple[Ranks, str, str]:
     """This process's ranks (joining the torchrun job, if any), its device and a log line."""
     engine = get_engine(recipe.engine)
     # "auto" means the CPU to an engine without torch; another device it is told of (and says so)
-    device = resolve_device(options.device) if engine.uses_torch else options.device.replace("auto", "cpu")
+    device = resolve_device(options.device) if engine.uses_torch else ("cpu" if options.device == "auto" else options.device)
     ranks, device, line = start(device)
     if ranks.distributed and not engine.can_distribute:
         raise DigitrecError(f"recipe {recipe.name}: the {recipe.engine} engine trains in one process and does not run "
