@@ -63,3 +63,16 @@ def test_sigterm_is_handled_like_ctrl_c(kaggle, tmp_path, monkeypatch):
         assert (run / "curves.png").stat().st_size > 0 and (run / "metrics.json").is_file()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_sigterm_while_the_process_exits_ends_it_without_a_traceback():
+    """torchrun stops the surviving ranks of a failed job with SIGTERM, which can land while a rank
+    runs its atexit clean-up: it must end the process, not print 'Exception ignored ... Traceback'."""
+    import subprocess
+    import sys
+
+    code = ("import atexit, os, signal, sys; from digitrec.cli import main; "
+            "atexit.register(lambda: os.kill(os.getpid(), signal.SIGTERM)); "
+            "sys.argv = ['digitrec', '--version']; main()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == -signal.SIGTERM and done.stderr == "", done.stderr

@@ -123,7 +123,13 @@ def main() -> None:
     # runtime, which every verb does lazily, after this.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     signal.signal(signal.SIGTERM, _raise_terminated)
-    app(prog_name="digitrec")
+    try:
+        app(prog_name="digitrec")
+    finally:
+        # The command is over; a SIGTERM from here on (torchrun stopping the other ranks of a failed
+        # job while this one runs its atexit clean-up) ends the process as SIGTERM does, instead of
+        # raising _Terminated inside an atexit callback, which prints a traceback.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 if __name__ == "__main__":  # pragma: no cover
