@@ -8,6 +8,7 @@ for a world of one.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 from dataclasses import dataclass
@@ -79,12 +80,23 @@ def start(device: str) -> tuple[Ranks, str, str]:
         # each attempt keeps its keys apart.
         store = dist.PrefixStore(f"digitrec/attempt-{restart_count()}", store)
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", store=store, rank=rank, world_size=world)
+        # Left to interpreter shutdown, the group's C++ worker threads are torn down with it and
+        # the process can abort ("terminate called without an active exception", SIGABRT: seen
+        # in CI on a rank that finished first; pytorch/pytorch#190489): leave while Python is whole.
+        atexit.register(_leave_group)
     threads = max(1, usable_cores() // ranks.local_world)
     torch.set_num_threads(threads)
     backend = dist.get_backend()
     line = (f"distributed: rank {ranks.rank} of {ranks.world} ({ranks.local_world} on this node), {backend}, "
             f"{threads} thread(s) per process (cores // processes on this node)")
     return ranks, device, line
+
+
+def _leave_group() -> None:
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 @contextlib.contextmanager
