@@ -55,7 +55,7 @@ class TorchArgs:
     std: float = _help("Input normalisation inside the model: (pixels / 255 - mean) / std.", 1.0)
     eval_batch_size: int = _help("Images per forward pass when evaluating (memory, not results).", 1000)
     precision: str = _help("Training arithmetic: fp32; bf16 (mixed: autocast forward, float32 weights); or auto: "
-                           "bf16 where the hardware has fast bf16 (CUDA, CPUs with AMX), else fp32.", "fp32")
+                           "bf16 where the hardware has fast bf16 (CUDA, CPUs with AMX or AVX512-BF16), else fp32.", "fp32")
 
 
 @dataclass
@@ -271,7 +271,7 @@ register_recipe(Recipe(
     name="fast", model="fast-cnn",
     # 99% in one pass over MNIST. One epoch of Adam + one-cycle at batch 256 reached 98.8-98.9%;
     # label smoothing 0.1 lifted it to 99.0-99.1% (benchmarks/results/time_to_99.md has the seeds).
-    # bf16 where the CPU has AMX: the same accuracy in about half the time.
+    # bf16 where the CPU has native bf16 (AMX, AVX512-BF16): the same accuracy in about half the time.
     source="digitrec: 2-conv CNN, Adam + one-cycle lr 1e-2, batch 256, label smoothing 0.1, 1 epoch, 2% validation for calibration (seconds on 2 cores)",
     # Label smoothing leaves the model under-confident (max probability ~0.9: ECE 0.11 on the test
     # set); 2% held out (1,200 images) fits the temperature that undoes it.

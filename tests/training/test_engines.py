@@ -91,10 +91,10 @@ def test_auto_precision_is_bf16_only_where_the_hardware_has_it(monkeypatch):
 
     from digitrec.training.environment import resolve_precision
 
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
-    assert resolve_precision("auto", "cpu") == "bf16"
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
-    assert resolve_precision("auto", "cpu") == "fp32"
+    for amx, avx512_bf16, expected in ((True, False, "bf16"), (False, True, "bf16"), (False, False, "fp32")):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+        assert resolve_precision("auto", "cpu") == expected, (amx, avx512_bf16)
     assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
     with pytest.raises(DigitrecError, match="unknown precision 'fp8'; choose from: fp32, bf16, auto"):
         get_engine("torch").check(get_recipe("fast").override(precision="fp8"))
