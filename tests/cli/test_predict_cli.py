@@ -216,7 +216,7 @@ def test_serve_without_a_model_serves_the_built_in_one(builtin_model, small_mnis
     served = {}  # no socket, no uvicorn: the app the command would run, to send requests to
     monkeypatch.setattr(digitrec.serve, "bind", lambda host, port: (host, port))
     monkeypatch.setattr(digitrec.serve, "run", lambda app, sock: served.update(app=app, sock=sock))
-    code, out, err = _run(["serve", "--port", "8123"])
+    code, out, err = _run(["serve", "--port", "8123", "--workers", "1"])
     assert served["sock"] == ("127.0.0.1", 8123)
     assert code == 0 and err.startswith("model: built-in cnn-baseline (digitrec train --recipe fixture --seed 0, ")
     assert out.startswith("digitrec: serving cnn-baseline from ") and str(builtin_model / "builtin.pt") in out

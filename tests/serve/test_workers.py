@@ -106,3 +106,22 @@ def test_workers_read_what_the_parent_chose(tiny_model, monkeypatch, tmp_path):
     monkeypatch.setenv(workers._SPEC, json.dumps({"model": str(tmp_path / "model.onnx"), "torch": False}))
     assert workers.worker_app().state.predictor.metadata["engine"] == "onnxruntime"
     assert predictor.metadata["engine"] == "torch"
+
+
+def test_serve_starts_one_worker_per_usable_core_by_default_at_most_four(tiny_model, monkeypatch):
+    import digitrec.serve
+    import digitrec.training.distributed
+    from digitrec.cli import app
+    from typer.testing import CliRunner
+
+    started = []
+    monkeypatch.setattr(digitrec.serve, "bind", lambda host, port: (host, port))
+    monkeypatch.setattr(digitrec.serve, "run", lambda app, sock: started.append(1))
+    monkeypatch.setattr(workers, "run_workers", lambda sock, n, predictor, onnx: started.append(n))
+    for cores, expected in ((1, 1), (2, 2), (3, 3), (16, 4)):
+        monkeypatch.setattr(digitrec.training.distributed, "usable_cores", lambda: cores)
+        result = CliRunner().invoke(app, ["serve", str(tiny_model), "--port", "8123"])
+        assert result.exit_code == 0 and started[-1] == expected, result.output
+        assert (f"{expected} worker processes" in result.output) == (expected > 1)
+    result = CliRunner().invoke(app, ["serve", str(tiny_model), "--port", "8123", "--workers", "1"])
+    assert result.exit_code == 0 and started[-1] == 1

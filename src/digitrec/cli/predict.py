@@ -110,7 +110,7 @@ def serve_cmd(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 exposes the service to the network)."),
     port: int = typer.Option(8000, "--port", "-p", help="TCP port.", min=1, max=65535),
     backend: str = typer.Option("auto", "--backend", help="Run a .pt model with: auto (onnxruntime when installed, else torch), onnxruntime or torch."),
-    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Server processes sharing the port (one per core uses them all)."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Server processes sharing the port; default: one per usable core, at most 4 (each holds its own copy of the model)."),
 ) -> None:
     """Serve a drawing page and a REST API (/api/predict, /api/read, /api/health, /docs).
 
@@ -118,8 +118,9 @@ def serve_cmd(
     """
     from ..serve import bind, create_app, run
     from ..serve.backend import choose_backend, prepare
-    from ..serve.workers import run_workers
+    from ..serve.workers import default_workers, run_workers
 
+    workers = workers or default_workers()
     sock = bind(host, port)  # a busy port is one line, before the model loads and before any of uvicorn's
     try:
         if model is None:
