@@ -234,6 +234,7 @@ _SKELETON = {
     "atomic.py": "from .faults import pause_point\ndef atomic_write(path): ...\n",
     "faults.py": "def pause_point(name): ...\n",
     "versions.py": "__version__ = '0'\n",
+    "digest.py": "import hashlib\ndef file_sha256(path): ...\n",
     "recipes.py": "from .errors import DigitrecError\nclass Recipe: ...\n",
     "synth.py": "import numpy\n",
     "vision/__init__.py": "from .segment import split_digits\n",

@@ -188,7 +188,7 @@ def test_serve_on_a_busy_port_is_one_line_before_uvicorn_starts(model):
 
 
 def test_without_a_model_the_built_in_one_answers_and_says_so_on_stderr(builtin_model, model, photos, tmp_path, small_mnist):
-    from digitrec.models.checkpoint import file_sha256
+    from digitrec.digest import file_sha256
 
     said = [f"model: built-in cnn-baseline (digitrec train --recipe fixture --seed 0, 98.04% MNIST test, "
             f"sha256 {file_sha256(model)[:12]})"]

@@ -12,7 +12,8 @@ import torch
 
 from digitrec.errors import CheckpointError
 from digitrec.models import Ensemble, build_model, load_checkpoint, make_ensemble_checkpoint, write_ensemble
-from digitrec.models.checkpoint import FORMAT_VERSION, file_sha256
+from digitrec.digest import file_sha256
+from digitrec.models.checkpoint import FORMAT_VERSION
 from digitrec.predict import load_model
 from digitrec.scratch import Network, save_network
 

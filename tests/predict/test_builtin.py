@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from digitrec.errors import CheckpointError
-from digitrec.models.checkpoint import file_sha256
+from digitrec.digest import file_sha256
 from digitrec.predict import load_model
 from digitrec.predict.builtin import INFO_FILE, MODEL_FILE, NoBuiltinModel, builtin_model, install_builtin, load_builtin
 

@@ -1,4 +1,4 @@
-"""serve.backend: a .pt is served by onnxruntime from an in-memory export, with torch when that
+"""serve.backend: a .pt is served by onnxruntime from its cached export, with torch when that
 cannot be, and the choice is said."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from digitrec.serve.backend import choose_backend, prepare, serving_predictor
 def test_a_checkpoint_is_served_by_onnxruntime_with_its_own_metadata(tiny_model, small_mnist):
     predictor, why = serving_predictor(tiny_model)
     torch_predictor = load_model(tiny_model)
-    assert why == "exported in memory" and predictor.metadata["engine"] == "onnxruntime"
+    assert why == "cached ONNX export" and predictor.metadata["engine"] == "onnxruntime"
     assert predictor.path == torch_predictor.path and predictor.classes == torch_predictor.classes
     assert {k: v for k, v in predictor.metadata.items() if k != "engine"} == \
         {k: v for k, v in torch_predictor.metadata.items() if k != "engine"}
@@ -45,7 +45,7 @@ def test_a_failed_export_falls_back_to_torch_and_says_so(tiny_model, monkeypatch
     def broken(path, check=True):
         raise RuntimeError("the exporter\nbroke")
 
-    monkeypatch.setattr("digitrec.export.checkpoint_to_onnx", broken)
+    monkeypatch.setattr("digitrec.export.onnx.checkpoint_to_onnx", broken)
     with caplog.at_level(logging.WARNING, logger="digitrec.serve"):
         predictor, onnx, why = choose_backend(tiny_model)
     assert onnx is None and predictor.metadata["engine"] == "torch" and why == "the ONNX export failed"

@@ -85,7 +85,7 @@ def test_two_workers_share_the_port_and_stop_together(tiny_model, small_mnist):
     finally:
         if server.poll() is None:
             server.kill()
-    assert out.startswith(f"digitrec: serving cnn-baseline from {tiny_model} with onnxruntime (exported in memory), "
+    assert out.startswith(f"digitrec: serving cnn-baseline from {tiny_model} with onnxruntime (cached ONNX export), "
                           f"2 worker processes at http://127.0.0.1:{port}/")
     assert "Traceback" not in err
     deadline = time.monotonic() + 10  # the workers went with it (init reaps them)

@@ -142,21 +142,21 @@ def serve_cmd(
 def _model_and_images(model: Optional[Path], paths: list[Path]):
     """(Predictor, image paths): the model is --model, else the first argument if it names one
     (`looks_like_model`: a model suffix, or a folder holding a model file), else the built-in one."""
-    from ..predict import load_model
+    from ..export.cache import load_fastest  # a .pt on onnxruntime from its cached export: no torch import
     from ..predict.load import looks_like_model
 
     if model is None and looks_like_model(paths[0]):
         model, paths = paths[0], paths[1:]
     if not paths:
         raise typer.BadParameter(f"no images after the model {model}; give image files or folders", param_hint="'[MODEL] IMAGES'")
-    return (load_model(model) if model is not None else _builtin()), paths
+    return (load_fastest(model) if model is not None else _builtin(load_fastest)), paths
 
 
-def _builtin():
+def _builtin(loader=None):
     """The built-in model's Predictor, after one line on stderr naming it (stdout stays the results)."""
     from ..predict.builtin import load_builtin
 
-    predictor, builtin = load_builtin()
+    predictor, builtin = load_builtin(loader=loader)
     typer.echo(f"model: {builtin.describe()}", err=True)
     return predictor
 

@@ -1,5 +1,17 @@
-"""Writing trained models in formats other tools run: ONNX."""
+"""Writing trained models in formats other tools run: ONNX, and the cached export predict runs.
 
-from .onnx import checkpoint_to_onnx, export_checkpoint, export_model
+Names load on first use (PEP 562): `export.cache` must stay importable without torch, which
+`export.onnx` imports, so that a cached export answers without it.
+"""
 
-__all__ = ["checkpoint_to_onnx", "export_checkpoint", "export_model"]
+from importlib import import_module
+
+_HOMES = {"cached_export": ".cache", "load_fastest": ".cache",
+          "checkpoint_to_onnx": ".onnx", "export_checkpoint": ".onnx", "export_model": ".onnx"}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_HOMES[name], __name__), name)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -98,15 +97,6 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: dict[str, Any]) -> Path
     with atomic_path(path) as tmp:
         torch.save(checkpoint, tmp)
     return path
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """The sha256 of a model file's bytes, as ensembles and the built-in model record it."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _why_unreadable(exc: Exception) -> str:

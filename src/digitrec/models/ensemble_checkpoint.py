@@ -15,10 +15,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..digest import file_sha256
 from ..errors import CheckpointError
 from ..versions import versions
 from .checkpoint import (
-    ENSEMBLE, FORMAT, FORMAT_VERSION, build_model, file_sha256, load_checkpoint, make_checkpoint, save_checkpoint,
+    ENSEMBLE, FORMAT, FORMAT_VERSION, build_model, load_checkpoint, make_checkpoint, save_checkpoint,
 )
 
 _TORCH_SUFFIXES = (".pt", ".pth")

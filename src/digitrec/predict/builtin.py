@@ -14,9 +14,10 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..atomic import atomic_path, atomic_write_text
+from ..digest import file_sha256
 from ..errors import CheckpointError, DigitrecError
 from .predictor import Predictor
 
@@ -64,20 +65,19 @@ def builtin_model(folder: Path | None = None) -> BuiltinModel:
         raise CheckpointError(f"{info_path}: no valid {', '.join(wrong)}; {damaged}")
     if not model.is_file():
         raise CheckpointError(f"{model}: missing; {damaged}")
-    from ..models.checkpoint import file_sha256
-
     found = file_sha256(model)
     if found != info["sha256"]:
         raise CheckpointError(f"{model}: sha256 {found[:12]} is not the recorded {info['sha256'][:12]}; {damaged}")
     return BuiltinModel(model, info)
 
 
-def load_builtin(device: str = "cpu") -> tuple[Predictor, BuiltinModel]:
-    """A Predictor for the built-in model, and its record (`describe()` says which model answers)."""
+def load_builtin(device: str = "cpu", loader: Callable[[Path], Predictor] | None = None) -> tuple[Predictor, BuiltinModel]:
+    """A Predictor for the built-in model, and its record (`describe()` says which model answers).
+    `loader` reads the checkpoint (default: load_model on `device`)."""
     from .load import load_model
 
     builtin = builtin_model()
-    predictor = load_model(builtin.path, device)
+    predictor = loader(builtin.path) if loader is not None else load_model(builtin.path, device)
     predictor.metadata["builtin"] = builtin.info
     return predictor, builtin
 
@@ -86,8 +86,6 @@ def install_builtin(checkpoint_path: str | os.PathLike, command: str, folder: Pa
     """Copy a trained model.pt into `folder` (default: the package's weights/) as the built-in model
     and write its record: sha256, the command that reproduces it, and its figures. Returns the record."""
     from ..models import build_model, load_checkpoint
-    from ..models.checkpoint import file_sha256
-
     folder = WEIGHTS if folder is None else folder
     source = Path(checkpoint_path)
     checkpoint = load_checkpoint(source)

@@ -24,8 +24,8 @@ def looks_like_model(path: str | os.PathLike) -> bool:
     return path.is_dir() and any((path / name).is_file() for name in RUN_MODEL_FILES)
 
 
-def load_model(path: str | os.PathLike, device: str = "cpu") -> Predictor:
-    """A Predictor from a model file (.pt, .npz, .onnx) or a run directory holding one."""
+def model_file(path: str | os.PathLike) -> Path:
+    """The model file `path` names: itself, or the model a run folder holds (model.pt first)."""
     path = Path(path).expanduser()
     if path.is_dir():
         found = [path / name for name in RUN_MODEL_FILES if (path / name).is_file()]
@@ -36,6 +36,12 @@ def load_model(path: str | os.PathLike, device: str = "cpu") -> Predictor:
         raise CheckpointError(f"{path}: no such model file")
     if not path.is_file():  # opening a FIFO would wait for a writer for ever
         raise CheckpointError(f"{path}: not a regular file (a FIFO, socket or device); give a model file")
+    return path
+
+
+def load_model(path: str | os.PathLike, device: str = "cpu") -> Predictor:
+    """A Predictor from a model file (.pt, .npz, .onnx) or a run directory holding one."""
+    path = model_file(path)
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise CheckpointError(f"{path}: unknown model type '{path.suffix}'; expected .pt, .npz or .onnx (or a run folder)")

@@ -1,7 +1,8 @@
 """Pick the backend that serves a model: onnxruntime when it is installed, else the model's own.
 
-A `.pt` checkpoint is exported to ONNX in memory at start-up (a few seconds): onnxruntime answers
-one 28x28 image in ~0.05-0.2 ms where eager PyTorch takes ~0.3-2 ms (benchmarks/inference.py).
+A `.pt` checkpoint runs from its ONNX export, made on first use and kept by sha256 in the cache
+folder (export/cache.py): onnxruntime answers one 28x28 image in ~0.05-0.2 ms where eager PyTorch
+takes ~0.3-2 ms (benchmarks/inference.py).
 """
 
 from __future__ import annotations
@@ -45,10 +46,10 @@ def choose_backend(model: str | os.PathLike, backend: str = "auto") -> tuple[Pre
             raise DigitrecError("--backend onnxruntime: onnxruntime is not installed (pip install onnxruntime)")
         _log.warning("digitrec: onnxruntime is not installed; serving with torch (pip install onnxruntime is faster)")
         return predictor, None, "onnxruntime is not installed"
-    from ..export import checkpoint_to_onnx
+    from ..export import cached_export
 
     try:
-        return predictor, checkpoint_to_onnx(Path(predictor.path)), "exported in memory"
+        return predictor, cached_export(Path(predictor.path)).read_bytes(), "cached ONNX export"
     except Exception as exc:  # noqa: BLE001 - whatever the exporter raises, torch can still serve
         if backend == "onnxruntime":
             raise DigitrecError(f"{predictor.path}: cannot run with onnxruntime ({_reason(exc)})") from None
