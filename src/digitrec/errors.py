@@ -15,3 +15,9 @@ class CheckpointError(DigitrecError):
 
 class RankLostError(DigitrecError):
     """Under torchrun, another rank died or hung, so a collective operation failed on this one."""
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line, at most `limit` characters (its type if it has none):
+    for a clause like 'the export failed (...)' in a message or a log line."""
+    return " ".join(str(exc).split())[:limit] or type(exc).__name__

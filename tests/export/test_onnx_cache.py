@@ -84,3 +84,29 @@ def test_other_model_files_load_as_they_are(tiny_model, tmp_path):
     assert not (cached_export_path(tiny_model)).exists()
     with pytest.raises(CheckpointError, match="no such model file"):
         load_fastest(tmp_path / "missing.pt")
+
+
+def test_an_unwritable_cache_folder_answers_from_an_export_in_memory(tiny_model, small_mnist, monkeypatch, caplog, tmp_path):
+    home = tmp_path / "home-is-a-file"  # mkdir under it fails even for root, unlike chmod
+    home.write_text("not a folder")
+    monkeypatch.setenv("DIGITREC_HOME", str(home))
+    with caplog.at_level(logging.WARNING, logger="digitrec.export"):
+        predictor = load_fastest(tiny_model)
+    assert predictor.metadata["engine"] == "onnxruntime" and predictor.metadata["onnx_export"] is None
+    assert "cannot keep the ONNX export in" in caplog.text and "using it from memory" in caplog.text
+    images = small_mnist["test"].images[:16]
+    assert np.abs(predictor.predict_proba(images) - load_model(tiny_model).predict_proba(images)).max() < 1e-5
+    assert home.read_text() == "not a folder"
+
+
+def test_serve_runs_an_unwritable_caches_export_from_memory(tiny_model, monkeypatch, tmp_path):
+    from digitrec.serve.backend import choose_backend, prepare
+
+    home = tmp_path / "home-is-a-file"
+    home.write_text("")
+    monkeypatch.setenv("DIGITREC_HOME", str(home))
+    predictor, onnx, why = choose_backend(tiny_model)
+    assert onnx is not None and len(onnx) > 1000
+    assert why == "ONNX export, in memory: the cache folder is not writable"
+    probs = prepare(predictor, onnx).predict_proba(np.zeros((2, 28, 28), np.float32))
+    assert np.allclose(probs, predictor.predict_proba(np.zeros((2, 28, 28), np.float32)), atol=1e-5)

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..atomic import atomic_path
 from ..data.sources import data_home
 from ..digest import file_sha256
-from ..errors import CheckpointError
+from ..errors import CheckpointError, one_line
 from ..predict import Predictor, load_model
 from ..predict.load import model_file
 from ..predict.onnx import FORMAT_VERSION, load_onnx
@@ -36,17 +36,28 @@ def cached_export_path(checkpoint: str | os.PathLike) -> Path:
     return data_home() / FOLDER / name
 
 
-def cached_export(checkpoint: str | os.PathLike) -> Path:
-    """The cached ONNX export of `checkpoint`, written first if it is not there (needs torch)."""
-    path = cached_export_path(checkpoint)
-    if not path.is_file():
-        from .onnx import checkpoint_to_onnx  # torch: only when there is something to export
+def export_bytes(checkpoint: str | os.PathLike) -> bytes:
+    """The ONNX export of `checkpoint`: read from the cache, or made (needs torch) and kept there.
 
-        data = checkpoint_to_onnx(checkpoint)  # checked: onnxruntime agrees with PyTorch
+    A cache folder that cannot be written (a read-only home, a full disk) costs speed, not the
+    answer: the export made this run is used from memory, and the log says why it was not kept.
+    """
+    path = cached_export_path(checkpoint)
+    try:
+        return path.read_bytes()
+    except OSError:  # not made yet (or unreadable): make it
+        pass
+    from .onnx import checkpoint_to_onnx  # torch: only when there is something to export
+
+    data = checkpoint_to_onnx(checkpoint)  # checked: onnxruntime agrees with PyTorch
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp:  # two commands exporting at once each write whole files
             Path(tmp).write_bytes(data)
-    return path
+    except OSError as exc:
+        _log.warning("digitrec: cannot keep the ONNX export in %s (%s); using it from memory this run "
+                     "(set DIGITREC_HOME to a writable folder to keep it)", path.parent, one_line(exc))
+    return data
 
 
 def load_fastest(path: str | os.PathLike, threads: int | None = None) -> Predictor:
@@ -59,7 +70,7 @@ def load_fastest(path: str | os.PathLike, threads: int | None = None) -> Predict
     try:
         predictor = _from_cache(path, threads)
     except Exception as exc:  # noqa: BLE001 - whatever the exporter raises, torch can still answer
-        failure = _reason(exc)
+        failure = one_line(exc)
     else:
         predictor.path = path
         return predictor
@@ -69,15 +80,11 @@ def load_fastest(path: str | os.PathLike, threads: int | None = None) -> Predict
 
 
 def _from_cache(checkpoint: Path, threads: int | None) -> Predictor:
-    onnx = cached_export(checkpoint)
+    onnx = cached_export_path(checkpoint)
     try:
-        predictor = load_onnx(onnx, threads=threads)
+        predictor = load_onnx(onnx, threads=threads, data=export_bytes(checkpoint))
     except CheckpointError:  # a damaged cache entry (a disk error, a hand edit): made again, once
         onnx.unlink(missing_ok=True)
-        predictor = load_onnx(cached_export(checkpoint), threads=threads)
-    predictor.metadata["onnx_export"] = str(onnx)
+        predictor = load_onnx(onnx, threads=threads, data=export_bytes(checkpoint))
+    predictor.metadata["onnx_export"] = str(onnx) if onnx.is_file() else None  # None: held in memory only
     return predictor
-
-
-def _reason(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__

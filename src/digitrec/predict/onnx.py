@@ -56,10 +56,12 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return _metadata(Path(path), _open_session(Path(path)))
 
 
-def load_onnx(path: str | os.PathLike, device: str = "cpu", threads: int | None = None) -> Predictor:
-    """A Predictor whose probabilities come from onnxruntime running an exported digitrec model."""
+def load_onnx(path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
+              data: bytes | None = None) -> Predictor:
+    """A Predictor whose probabilities come from onnxruntime running an exported digitrec model.
+    `data`: the model's bytes, already read or held in memory only (`path` then names it)."""
     path = Path(path)
-    runtime = _open_session(path, threads)
+    runtime = _open_session(path, threads, data)
     metadata = _metadata(path, runtime)
     inputs = [i.name for i in runtime.get_inputs()]
     if inputs != [INPUT_NAME]:
@@ -71,11 +73,11 @@ def load_onnx(path: str | os.PathLike, device: str = "cpu", threads: int | None 
     return Predictor(onnx_proba_fn(runtime), metadata["classes"], info, path)
 
 
-def _open_session(path: Path, threads: int | None = None):
-    if not path.is_file():
+def _open_session(path: Path, threads: int | None = None, data: bytes | None = None):
+    if data is None and not path.is_file():
         raise CheckpointError(f"{path}: no such model file")
     try:
-        return session(path, threads)
+        return session(path if data is None else data, threads)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types for a bad file
         raise CheckpointError(f"{path}: not a readable ONNX model ({_reason(exc)}); expected a file written by digitrec export") from None
 

@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-from ..errors import DigitrecError
+from ..errors import DigitrecError, one_line
 from ..predict import Predictor, load_model
 
 BACKENDS = ("auto", "onnxruntime", "torch")
@@ -46,14 +46,16 @@ def choose_backend(model: str | os.PathLike, backend: str = "auto") -> tuple[Pre
             raise DigitrecError("--backend onnxruntime: onnxruntime is not installed (pip install onnxruntime)")
         _log.warning("digitrec: onnxruntime is not installed; serving with torch (pip install onnxruntime is faster)")
         return predictor, None, "onnxruntime is not installed"
-    from ..export import cached_export
+    from ..export.cache import cached_export_path, export_bytes
 
     try:
-        return predictor, cached_export(Path(predictor.path)).read_bytes(), "cached ONNX export"
+        onnx = export_bytes(Path(predictor.path))
+        kept = cached_export_path(Path(predictor.path)).is_file()
+        return predictor, onnx, "cached ONNX export" if kept else "ONNX export, in memory: the cache folder is not writable"
     except Exception as exc:  # noqa: BLE001 - whatever the exporter raises, torch can still serve
         if backend == "onnxruntime":
-            raise DigitrecError(f"{predictor.path}: cannot run with onnxruntime ({_reason(exc)})") from None
-        _log.warning("digitrec: the ONNX export failed (%s); serving with torch", _reason(exc))
+            raise DigitrecError(f"{predictor.path}: cannot run with onnxruntime ({one_line(exc)})") from None
+        _log.warning("digitrec: the ONNX export failed (%s); serving with torch", one_line(exc))
         return predictor, None, "the ONNX export failed"
 
 
@@ -71,7 +73,3 @@ def prepare(predictor: Predictor, onnx: bytes | None, threads: int = 1) -> Predi
 
     metadata = predictor.metadata | {"engine": "onnxruntime"}
     return Predictor(onnx_proba_fn(session(onnx, threads)), predictor.classes, metadata, predictor.path)
-
-
-def _reason(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
