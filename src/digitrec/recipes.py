@@ -49,6 +49,9 @@ class TorchArgs:
     schedule_args: dict[str, Any] = _help("Schedule arguments as JSON, e.g. '{\"step_size\": 1, \"gamma\": 0.7}'.", factory=dict)
     label_smoothing: float = _help("Label smoothing of the cross-entropy, 0..0.5.", 0.0)
     grad_clip: float | None = _help("Clip the gradients' global L2 norm to this (default: no clipping).")
+    ema_decay: float | None = _help("Average the weights over steps, w_avg <- d w_avg + (1 - d) w, with this decay d "
+                                    "(e.g. 0.999, ~1000 steps); validation, the best epoch and the model file use the "
+                                    "average (default: no average).")
     augment: bool = _help("Random affine augmentation of training batches.", False)
     augment_args: dict[str, Any] = _help("Augmentation settings as JSON: rotation (deg), zoom, shift (fraction)...", factory=dict)
     mean: float = _help("Input normalisation inside the model: (pixels / 255 - mean) / std.", 0.0)

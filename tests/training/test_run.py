@@ -73,11 +73,13 @@ def test_loaded_model_predicts_like_the_run(fake_mnist, small_mnist, tmp_path):
     assert metrics["calibration"]["test_ece_before"] == metrics["calibration"]["test_ece_after"]  # T = 1: one model
 
 
-@pytest.mark.parametrize("recipe", ["cnn-baseline-bn", "keras-kaggle"])
-def test_resume_ends_where_an_uninterrupted_run_would(fake_mnist, tmp_path, recipe):
-    # keras-kaggle brings augmentation, dropout, RMSprop, reduce-on-plateau and validation
-    whole = train_run(tiny(recipe, epochs=3), RunOptions(out=str(tmp_path / "whole"), quiet=True, limit=300))
-    part = train_run(tiny(recipe, epochs=3), RunOptions(out=str(tmp_path / "part"), quiet=True, limit=300))
+@pytest.mark.parametrize("recipe, overrides", [("cnn-baseline-bn", {}), ("keras-kaggle", {}),
+                                               ("cnn-baseline-bn", {"ema_decay": 0.9, "val_fraction": 0.1})])
+def test_resume_ends_where_an_uninterrupted_run_would(fake_mnist, tmp_path, recipe, overrides):
+    # keras-kaggle brings augmentation, dropout, RMSprop, reduce-on-plateau and validation; the
+    # weight average (ema_decay) must be resumed too, and it is what model.pt keeps
+    whole = train_run(tiny(recipe, epochs=3, **overrides), RunOptions(out=str(tmp_path / "whole"), quiet=True, limit=300))
+    part = train_run(tiny(recipe, epochs=3, **overrides), RunOptions(out=str(tmp_path / "part"), quiet=True, limit=300))
     # simulate a kill after epoch 1: roll the run back to its state then
     first = _rewind_to_epoch_one(tmp_path / "whole", tmp_path / "part")
     assert first["training"]["epoch"] == 1
@@ -85,6 +87,10 @@ def test_resume_ends_where_an_uninterrupted_run_would(fake_mnist, tmp_path, reci
     assert len(resumed.history) == 3
     a = torch.load(tmp_path / "whole" / "last.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "part" / "last.pt", weights_only=True)["state_dict"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    a = torch.load(tmp_path / "whole" / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "part" / "model.pt", weights_only=True)["state_dict"]
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     assert [r["train_loss"] for r in whole.history] == [r["train_loss"] for r in resumed.history]

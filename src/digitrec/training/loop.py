@@ -47,6 +47,7 @@ class EpochState:
     history: list[dict[str, Any]]
     improved: bool  # a new best validation accuracy (every epoch counts without validation)
     training_state: Callable[[], dict[str, Any]]  # optimizer, schedule, RNG... for last.pt
+    model: nn.Module  # the weights this epoch was judged by: the trained module, or its average (ema_decay)
 
 
 def evaluate_tensors(model: nn.Module, data: TensorSplit, batch_size: int, ranks: Ranks = SINGLE) -> tuple[float, float]:
@@ -92,7 +93,8 @@ def fit(
     of a last.pt; training then continues after its epoch and ends exactly where an
     uninterrupted run would. The best epoch is judged by validation accuracy when there is a
     validation split, else every epoch counts as the newest best; early stopping watches the
-    same validation accuracy.
+    same validation accuracy. With `ema_decay`, an exponential moving average of the weights is
+    updated after every step; validation judges the average, and it is what `model` holds at the end.
 
     Distributed (`model` wrapped in DistributedDataParallel), every rank draws the same
     permutation and each step's global batch of `recipe.batch_size` is split between the ranks,
@@ -112,6 +114,8 @@ def fit(
     stopper = EarlyStopping(recipe.early_stopping, mode="max") if recipe.early_stopping else None
     augment = AugmentConfig(**args.augment_args) if args.augment else None
     generator = torch.Generator().manual_seed(recipe.seed)  # shuffling (and, in one process, augmentation), on CPU
+    net = model.module if ranks.distributed else model
+    average = _weight_average(net, args.ema_decay) if args.ema_decay else None
     loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing, reduction="sum" if ranks.distributed else "mean")
     history: list[dict[str, Any]] = []
     stopped = False  # early stopping fired; a resumed run must not train on
@@ -124,6 +128,8 @@ def fit(
         torch.set_rng_state(resume["rng"]["torch"])
         if torch.cuda.is_available() and resume["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(resume["rng"]["cuda"])
+        if average is not None:
+            average.load_state_dict(resume["ema"])
         history = list(resume["history"])
         stopped = resume.get("stopped", False)
 
@@ -132,6 +138,7 @@ def fit(
             "epoch": len(history), "history": history, "stopped": stopped,
             "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
             "stopper": stopper.state_dict() if stopper is not None else None,
+            "ema": average.state_dict() if average is not None else None,
             "rng": {
                 "generator": generator.get_state(), "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -145,11 +152,13 @@ def fit(
         lr = schedule.lr
         epoch_rng = _per_rank_rng(recipe.seed, epoch, ranks)
         train_loss, train_acc, seen = _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment,
-                                                   generator, epoch_rng or generator, reporter, ranks, precision)
-        net = model.module if ranks.distributed else model
+                                                   generator, epoch_rng or generator, reporter, ranks, precision, average)
+        judged = average.module if average is not None else net
         if ranks.distributed:
             _average_buffers(net, ranks)
-        val_loss, val_acc = evaluate_tensors(net, val, args.eval_batch_size, ranks) if val is not None else (None, None)
+            if average is not None:
+                _average_buffers(judged, ranks)
+        val_loss, val_acc = evaluate_tensors(judged, val, args.eval_batch_size, ranks) if val is not None else (None, None)
         record = {
             "epoch": epoch, "lr": lr, "train_loss": train_loss, "train_acc": train_acc,
             "val_loss": val_loss, "val_acc": val_acc, "seconds": time.perf_counter() - started,
@@ -160,12 +169,24 @@ def fit(
         schedule.step_epoch(val_loss if val_loss is not None else train_loss)
         stopped = stopper is not None and stopper.step(val_acc)
         if on_epoch_end is not None:
-            on_epoch_end(EpochState(epoch, history, improved(history), training_state))
+            on_epoch_end(EpochState(epoch, history, improved(history), training_state, judged))
         if stopped:
             reporter.log(f"early stopping: no improvement for {recipe.early_stopping} epochs")
             break
+    if average is not None:  # the caller gets the averaged weights, as validation judged them
+        net.load_state_dict(average.module.state_dict())
     model.eval()
     return history
+
+
+def _weight_average(net: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+    """An exponential moving average of `net`'s weights and batch-norm statistics (timm's ModelEmaV2,
+    An et al.'s EMA 0.999), updated after every optimizer step."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    if not 0 < decay < 1:
+        raise ValueError(f"ema_decay must be between 0 and 1, got {decay}")
+    return AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _batch_count(samples: int, batch_size: int, world: int = 1) -> int:
@@ -199,7 +220,7 @@ def _autocast(device: torch.device, precision: str):
 
 
 def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, generator, augment_rng, reporter, ranks,
-                 precision="fp32"):
+                 precision="fp32", average=None):
     device = train.images.device
     order = torch.randperm(len(train), generator=generator).to(device)
     batch, world = recipe.batch_size, ranks.world
@@ -238,6 +259,8 @@ def _train_epoch(model, train, recipe, optimizer, schedule, loss_fn, augment, ge
             nn.utils.clip_grad_norm_(model.parameters(), recipe.args.grad_clip)
         optimizer.step()
         schedule.step_batch()
+        if average is not None:
+            average.update_parameters(model.module if ranks.distributed else model)
         losses[step] = loss.detach()
         torch.argmax(logits.detach(), 1, out=predicted[seen:seen + len(share)])
         seen += len(share)

@@ -49,6 +49,8 @@ class TorchEngine:
             raise DigitrecError(f"recipe {recipe.name}: {str(exc).splitlines()[0]}") from None
         if not 0 <= args.label_smoothing <= 1:
             raise DigitrecError(f"recipe {recipe.name}: label_smoothing must be in [0, 1], got {args.label_smoothing}")
+        if args.ema_decay is not None and not 0 < args.ema_decay < 1:
+            raise DigitrecError(f"recipe {recipe.name}: ema_decay must be between 0 and 1 (e.g. 0.999), got {args.ema_decay}")
         if args.precision not in PRECISIONS:
             raise DigitrecError(f"recipe {recipe.name}: unknown precision '{args.precision}'; choose from: {', '.join(PRECISIONS)}")
 
@@ -71,19 +73,20 @@ class TorchEngine:
         train = TensorSplit.from_arrays(data.train.images, data.train.labels, device)
         val = TensorSplit.from_arrays(data.val.images, data.val.labels, device) if data.val is not None else None
 
-        def checkpoint(metrics: dict[str, Any], epoch: int | None, state: dict[str, Any] | None = None) -> dict[str, Any]:
-            return make_checkpoint(model, recipe.model, classes=data.classes, recipe=recipe.to_dict(), dataset=data.name,
+        def checkpoint(metrics: dict[str, Any], epoch: int | None, state: dict[str, Any] | None = None,
+                       weights: Classifier | None = None) -> dict[str, Any]:
+            return make_checkpoint(weights or model, recipe.model, classes=data.classes, recipe=recipe.to_dict(), dataset=data.name,
                                    metrics=metrics, epoch=epoch, training=state, calibration=calibration)
 
         def on_epoch_end(end: EpochState) -> None:
             nonlocal best_state
             if end.improved:
-                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in end.model.state_dict().items()})
             if hooks.on_epoch_end is not None:
                 record = end.history[-1]
                 hooks.on_epoch_end(EpochEnd(
                     end.epoch, end.history, end.improved,
-                    save_model=lambda path, metrics: save_checkpoint(path, checkpoint(metrics, end.epoch)),
+                    save_model=lambda path, metrics: save_checkpoint(path, checkpoint(metrics, end.epoch, weights=end.model)),
                     save_state=lambda path: save_checkpoint(path, checkpoint(record, end.epoch, end.training_state())),
                 ))
 
