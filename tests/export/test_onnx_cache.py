@@ -110,3 +110,15 @@ def test_serve_runs_an_unwritable_caches_export_from_memory(tiny_model, monkeypa
     assert why == "ONNX export, in memory: the cache folder is not writable"
     probs = prepare(predictor, onnx).predict_proba(np.zeros((2, 28, 28), np.float32))
     assert np.allclose(probs, predictor.predict_proba(np.zeros((2, 28, 28), np.float32)), atol=1e-5)
+
+
+def test_serve_remakes_a_damaged_cache_entry(tiny_model):
+    from digitrec.serve.backend import choose_backend, prepare
+
+    choose_backend(tiny_model)
+    cached = cached_export_path(tiny_model)
+    cached.write_bytes(b"a disk error")
+    predictor, onnx, why = choose_backend(tiny_model)
+    assert why == "cached ONNX export" and cached.read_bytes() == onnx and len(onnx) > 1000
+    probs = prepare(predictor, onnx).predict_proba(np.zeros((1, 28, 28), np.float32))
+    assert probs.shape == (1, 10)

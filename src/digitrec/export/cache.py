@@ -15,6 +15,7 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from ..atomic import atomic_path
 from ..data.sources import data_home
@@ -28,6 +29,7 @@ from ..versions import __version__
 FOLDER = "onnx"  # under data_home()
 _TORCH_SUFFIXES = (".pt", ".pth")
 _log = logging.getLogger("digitrec.export")
+T = TypeVar("T")
 
 
 def cached_export_path(checkpoint: str | os.PathLike) -> Path:
@@ -79,12 +81,27 @@ def load_fastest(path: str | os.PathLike, threads: int | None = None) -> Predict
     return predictor
 
 
+def runnable_export(checkpoint: str | os.PathLike) -> bytes:
+    """`export_bytes(checkpoint)`, checked to open in onnxruntime (what serve hands its workers)."""
+    def checked(data: bytes) -> bytes:
+        load_onnx(Path(checkpoint), data=data)
+        return data
+
+    return _opened(Path(checkpoint), checked)
+
+
 def _from_cache(checkpoint: Path, threads: int | None) -> Predictor:
+    predictor = _opened(checkpoint, lambda data: load_onnx(checkpoint, threads=threads, data=data))
     onnx = cached_export_path(checkpoint)
-    try:
-        predictor = load_onnx(onnx, threads=threads, data=export_bytes(checkpoint))
-    except CheckpointError:  # a damaged cache entry (a disk error, a hand edit): made again, once
-        onnx.unlink(missing_ok=True)
-        predictor = load_onnx(onnx, threads=threads, data=export_bytes(checkpoint))
     predictor.metadata["onnx_export"] = str(onnx) if onnx.is_file() else None  # None: held in memory only
     return predictor
+
+
+def _opened(checkpoint: Path, open_: Callable[[bytes], T]) -> T:
+    """`open_` on the export's bytes; a cache entry that does not open (a disk error, a hand edit)
+    is made again, once."""
+    try:
+        return open_(export_bytes(checkpoint))
+    except CheckpointError:
+        cached_export_path(checkpoint).unlink(missing_ok=True)
+        return open_(export_bytes(checkpoint))
