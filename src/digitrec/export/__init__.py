@@ -6,7 +6,7 @@ Names load on first use (PEP 562): `export.cache` must stay importable without t
 
 from importlib import import_module
 
-_HOMES = {"export_bytes": ".cache", "runnable_export": ".cache", "load_fastest": ".cache",
+_HOMES = {"runnable_export": ".cache", "load_fastest": ".cache",
           "checkpoint_to_onnx": ".onnx", "export_checkpoint": ".onnx", "export_model": ".onnx"}
 __all__ = sorted(_HOMES)
 

@@ -38,30 +38,6 @@ def cached_export_path(checkpoint: str | os.PathLike) -> Path:
     return data_home() / FOLDER / name
 
 
-def export_bytes(checkpoint: str | os.PathLike) -> bytes:
-    """The ONNX export of `checkpoint`: read from the cache, or made (needs torch) and kept there.
-
-    A cache folder that cannot be written (a read-only home, a full disk) costs speed, not the
-    answer: the export made this run is used from memory, and the log says why it was not kept.
-    """
-    path = cached_export_path(checkpoint)
-    try:
-        return path.read_bytes()
-    except OSError:  # not made yet (or unreadable): make it
-        pass
-    from .onnx import checkpoint_to_onnx  # torch: only when there is something to export
-
-    data = checkpoint_to_onnx(checkpoint)  # checked: onnxruntime agrees with PyTorch
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:  # two commands exporting at once each write whole files
-            Path(tmp).write_bytes(data)
-    except OSError as exc:
-        _log.warning("digitrec: cannot keep the ONNX export in %s (%s); using it from memory this run "
-                     "(set DIGITREC_HOME to a writable folder to keep it)", path.parent, one_line(exc))
-    return data
-
-
 def load_fastest(path: str | os.PathLike, threads: int | None = None) -> Predictor:
     """`load_model(path)`, except that a PyTorch checkpoint runs on onnxruntime from its cached
     export when onnxruntime is installed. The Predictor's path stays the checkpoint's (messages
@@ -81,8 +57,9 @@ def load_fastest(path: str | os.PathLike, threads: int | None = None) -> Predict
     return predictor
 
 
-def runnable_export(checkpoint: str | os.PathLike) -> bytes:
-    """`export_bytes(checkpoint)`, checked to open in onnxruntime (what serve hands its workers)."""
+def runnable_export(checkpoint: str | os.PathLike) -> tuple[bytes, Path | None]:
+    """The ONNX export of `checkpoint`, checked to open in onnxruntime (what serve hands its
+    workers), and the cache file that keeps it (None: held in memory only)."""
     def checked(data: bytes) -> bytes:
         load_onnx(Path(checkpoint), data=data)
         return data
@@ -91,17 +68,42 @@ def runnable_export(checkpoint: str | os.PathLike) -> bytes:
 
 
 def _from_cache(checkpoint: Path, threads: int | None) -> Predictor:
-    predictor = _opened(checkpoint, lambda data: load_onnx(checkpoint, threads=threads, data=data))
-    onnx = cached_export_path(checkpoint)
-    predictor.metadata["onnx_export"] = str(onnx) if onnx.is_file() else None  # None: held in memory only
+    predictor, kept = _opened(checkpoint, lambda data: load_onnx(checkpoint, threads=threads, data=data))
+    predictor.metadata["onnx_export"] = str(kept) if kept else None  # None: held in memory only
     return predictor
 
 
-def _opened(checkpoint: Path, open_: Callable[[bytes], T]) -> T:
-    """`open_` on the export's bytes; a cache entry that does not open (a disk error, a hand edit)
-    is made again, once."""
+def _opened(checkpoint: Path, open_: Callable[[bytes], T]) -> tuple[T, Path | None]:
+    """(`open_` on the export's bytes, the cache file keeping them or None); a cache entry that does
+    not open (a disk error, a hand edit) is made again, once. The checkpoint is hashed once."""
+    cached = cached_export_path(checkpoint)
+    data, kept = _read_or_make(checkpoint, cached)
     try:
-        return open_(export_bytes(checkpoint))
+        opened = open_(data)
     except CheckpointError:
-        cached_export_path(checkpoint).unlink(missing_ok=True)
-        return open_(export_bytes(checkpoint))
+        cached.unlink(missing_ok=True)
+        data, kept = _read_or_make(checkpoint, cached)
+        opened = open_(data)
+    return opened, cached if kept else None
+
+
+def _read_or_make(checkpoint: Path, cached: Path) -> tuple[bytes, bool]:
+    """(the export's bytes, whether `cached` keeps them): read from the cache, or made (needs torch)
+    and written there. A cache folder that cannot be written (a read-only home, a full disk) costs
+    speed, not the answer: the export made this run is used from memory, and the log says why."""
+    try:
+        return cached.read_bytes(), True
+    except OSError:  # not made yet (or unreadable): make it
+        pass
+    from .onnx import checkpoint_to_onnx  # torch: only when there is something to export
+
+    data = checkpoint_to_onnx(checkpoint)  # checked: onnxruntime agrees with PyTorch
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cached) as tmp:  # two commands exporting at once each write whole files
+            Path(tmp).write_bytes(data)
+    except OSError as exc:
+        _log.warning("digitrec: cannot keep the ONNX export in %s (%s); using it from memory this run "
+                     "(set DIGITREC_HOME to a writable folder to keep it)", cached.parent, one_line(exc))
+        return data, False
+    return data, True

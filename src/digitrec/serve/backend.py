@@ -46,11 +46,10 @@ def choose_backend(model: str | os.PathLike, backend: str = "auto") -> tuple[Pre
             raise DigitrecError("--backend onnxruntime: onnxruntime is not installed (pip install onnxruntime)")
         _log.warning("digitrec: onnxruntime is not installed; serving with torch (pip install onnxruntime is faster)")
         return predictor, None, "onnxruntime is not installed"
-    from ..export.cache import cached_export_path, runnable_export
+    from ..export.cache import runnable_export
 
     try:
-        onnx = runnable_export(Path(predictor.path))
-        kept = cached_export_path(Path(predictor.path)).is_file()
+        onnx, kept = runnable_export(Path(predictor.path))
         return predictor, onnx, "cached ONNX export" if kept else "ONNX export, in memory: the cache folder is not writable"
     except Exception as exc:  # noqa: BLE001 - whatever the exporter raises, torch can still serve
         if backend == "onnxruntime":

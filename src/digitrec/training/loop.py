@@ -115,7 +115,7 @@ def fit(
     augment = AugmentConfig(**args.augment_args) if args.augment else None
     generator = torch.Generator().manual_seed(recipe.seed)  # shuffling (and, in one process, augmentation), on CPU
     net = model.module if ranks.distributed else model
-    average = _weight_average(net, args.ema_decay) if args.ema_decay else None
+    average = weight_average(net, args.ema_decay) if args.ema_decay else None
     loss_fn = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing, reduction="sum" if ranks.distributed else "mean")
     history: list[dict[str, Any]] = []
     stopped = False  # early stopping fired; a resumed run must not train on
@@ -179,13 +179,13 @@ def fit(
     return history
 
 
-def _weight_average(net: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
+def weight_average(net: nn.Module, decay: float) -> torch.optim.swa_utils.AveragedModel:
     """An exponential moving average of `net`'s weights and batch-norm statistics (timm's ModelEmaV2,
     An et al.'s EMA 0.999), updated after every optimizer step."""
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
     if not 0 < decay < 1:
-        raise ValueError(f"ema_decay must be between 0 and 1, got {decay}")
+        raise ValueError(f"ema_decay must be between 0 and 1 (e.g. 0.999), got {decay}")
     return AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 

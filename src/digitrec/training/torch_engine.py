@@ -20,7 +20,7 @@ from .distributed import SINGLE, Ranks
 from .environment import PRECISIONS, resolve_precision, seed_everything
 from .history import best_record
 from .interface import EpochEnd, FitData, FitResult, Hooks
-from .loop import EpochState, TensorSplit, fit
+from .loop import EpochState, TensorSplit, fit, weight_average
 from .optim import build_optimizer, build_scheduler
 
 
@@ -45,12 +45,12 @@ class TorchEngine:
                                         nesterov=args.nesterov, weight_decay=args.weight_decay, **args.optimizer_args)
             build_scheduler(args.schedule, optimizer, recipe.epochs, 1, **args.schedule_args)
             AugmentConfig(**args.augment_args)
+            if args.ema_decay is not None:
+                weight_average(model, args.ema_decay)
         except (TypeError, ValueError) as exc:
             raise DigitrecError(f"recipe {recipe.name}: {str(exc).splitlines()[0]}") from None
         if not 0 <= args.label_smoothing <= 1:
             raise DigitrecError(f"recipe {recipe.name}: label_smoothing must be in [0, 1], got {args.label_smoothing}")
-        if args.ema_decay is not None and not 0 < args.ema_decay < 1:
-            raise DigitrecError(f"recipe {recipe.name}: ema_decay must be between 0 and 1 (e.g. 0.999), got {args.ema_decay}")
         if args.precision not in PRECISIONS:
             raise DigitrecError(f"recipe {recipe.name}: unknown precision '{args.precision}'; choose from: {', '.join(PRECISIONS)}")
 
@@ -75,7 +75,7 @@ class TorchEngine:
 
         def checkpoint(metrics: dict[str, Any], epoch: int | None, state: dict[str, Any] | None = None,
                        weights: Classifier | None = None) -> dict[str, Any]:
-            return make_checkpoint(weights or model, recipe.model, classes=data.classes, recipe=recipe.to_dict(), dataset=data.name,
+            return make_checkpoint(model if weights is None else weights, recipe.model, classes=data.classes, recipe=recipe.to_dict(), dataset=data.name,
                                    metrics=metrics, epoch=epoch, training=state, calibration=calibration)
 
         def on_epoch_end(end: EpochState) -> None:
