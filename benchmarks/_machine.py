@@ -26,10 +26,16 @@ def cpu() -> str:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
         return platform.machine()
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    fields = {}
+    for line in info.splitlines():  # the first processor's block is enough
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    model, flags = fields.get("model name", ""), fields.get("flags", "").split()
     isa = next((name for name in ("avx512f", "avx2", "avx") if name in flags), "no AVX")
-    return f"{model or platform.machine()} ({isa})"
+    # A virtual machine often names only "AMD EPYC": family and model tell Zen 1 (23/1) from Zen 3
+    # (25/1) and Zen 5 (26/...), whose timings differ by 3x and more.
+    generation = f"family {fields['cpu family']} model {fields['model']}, " if "cpu family" in fields and "model" in fields else ""
+    return f"{model or platform.machine()} ({generation}{isa})"
 
 
 def machine(torch_loaded: bool = True) -> dict:
