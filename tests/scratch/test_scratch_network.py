@@ -160,3 +160,19 @@ def test_bad_options_name_the_valid_choices():
         Network([4, 2], activation="softplus")
     with pytest.raises(ValueError, match="softmax\\+log-likelihood"):
         Network([4, 2], output="softmax", cost="quadratic")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_to_rows_writes_into_a_table_the_same_values(dtype):
+    from digitrec.scratch import to_rows
+
+    images = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)
+    table = np.zeros((7, 784 + 3), dtype)
+    returned = to_rows(images, dtype, out=table[:, :784])
+    np.testing.assert_array_equal(table[:, :784], images.reshape(7, -1).astype(dtype) / 255)
+    assert np.shares_memory(returned, table) and returned.dtype == dtype
+    assert not table[:, 784:].any()  # the columns after the pixels are untouched
+    floats = table[:, :784].copy()
+    np.testing.assert_array_equal(to_rows(floats, dtype, out=np.empty_like(floats)), floats)  # floats: copied as they are
+    with pytest.raises(ValueError, match="shape"):
+        to_rows(images, dtype, out=np.empty((7, 783), dtype))

@@ -126,15 +126,16 @@ def _one_blas_thread():
 def _training_table(images, labels, network: Network) -> np.ndarray:
     """One row per sample: [pixels in [0, 1] | 1 | one-hot label], so one gather fetches a batch."""
     n_in, classes = network.sizes[0], network.sizes[-1]
-    rows = to_rows(images, network.dtype)
-    if rows.shape[1] != n_in or len(labels) != len(rows) or len(rows) == 0:
-        raise ValueError(f"need images (N, {n_in}) and labels (N,), got {rows.shape} and {labels.shape}")
+    images = np.asarray(images)
+    shape = (len(images), int(np.prod(images.shape[1:], dtype=np.int64)))
+    if shape[1] != n_in or len(labels) != shape[0] or shape[0] == 0:
+        raise ValueError(f"need images (N, {n_in}) and labels (N,), got {shape} and {labels.shape}")
     if labels.min() < 0 or labels.max() >= classes:
         raise ValueError(f"labels must lie in 0..{classes - 1}")
-    table = np.zeros((len(rows), n_in + 1 + classes), network.dtype)
-    table[:, :n_in] = rows
+    table = np.zeros((shape[0], n_in + 1 + classes), network.dtype)
+    to_rows(images, network.dtype, out=table[:, :n_in])  # the pixels, converted in place
     table[:, n_in] = 1.0
-    table[np.arange(len(rows)), n_in + 1 + labels] = 1.0
+    table[np.arange(shape[0]), n_in + 1 + labels] = 1.0
     return table
 
 
