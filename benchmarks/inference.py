@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
         digits = data["test_images"]
     batch = np.resize(digits, (args.batch, 28, 28))
     cores = torch.get_num_threads()
-    peak = {"matmul_measured": _matmul_flops(), "nominal": _nominal_peak()}
+    nominal, per_cycle, isa = _nominal_peak()
+    peak = {"matmul_measured": _matmul_flops(), "nominal": nominal, "nominal_flops_per_cycle": per_cycle}
     rows = []
     for model_path in map(Path, args.models):
         onnx_path = _onnx_for(model_path, work)
@@ -68,8 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     cli = _cli_many(Path(args.models[0]), digits, args.files, work) if args.files else None
     markdown = (f"## Inference\n\n{_table(rows)}\n\nPeak float32 throughput: {peak['matmul_measured'] / 1e9:.0f} GFLOP/s "
                 f"measured (best of 5 2048x2048 matmuls in torch, as busy as the rest of the run), "
-                f"{(peak['nominal'] or 0) / 1e9:.0f} GFLOP/s nominal (cores x MHz x 64 float32 FLOPs a cycle: "
-                f"2 AVX-512 FMA units assumed).\n\n"
+                f"{(peak['nominal'] or 0) / 1e9:.0f} GFLOP/s nominal (cores x MHz x {per_cycle} float32 FLOPs a cycle: "
+                f"{isa}, 2 FMA units assumed).\n\n"
                 f"## Preprocessing (`vision.to_mnist`)\n\n{_prep_table(prep)}\n")
     if cli:
         markdown += (f"\n## `digitrec predict` over {cli['files']} PNG files (280x280 drawings)\n\n"
@@ -146,16 +147,17 @@ def _matmul_flops() -> float:
     return 2 * 2048**3 / best
 
 
-def _nominal_peak() -> float | None:
-    """cores x MHz x float32 FLOPs per cycle (2 FMA units: 64 with AVX-512, 32 with AVX2)."""
+def _nominal_peak() -> tuple[float | None, int, str]:
+    """(cores x MHz x float32 FLOPs per cycle, FLOPs per cycle, ISA): 2 FMA units, so 64 with
+    AVX-512, 32 with AVX2."""
     try:
         info = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return None
+        return None, 0, "unknown ISA"
     mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
     flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    per_cycle = 64 if "avx512f" in flags else 32 if "avx2" in flags else 8
-    return len(mhz) * float(np.mean(mhz)) * 1e6 * per_cycle if mhz else None
+    per_cycle, isa = (64, "AVX-512") if "avx512f" in flags else (32, "AVX2") if "avx2" in flags else (8, "SSE")
+    return (len(mhz) * float(np.mean(mhz)) * 1e6 * per_cycle if mhz else None), per_cycle, isa
 
 
 def _preprocessing(digits: np.ndarray, repeats: int, baseline: str | None, work: Path) -> dict:
