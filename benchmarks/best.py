@@ -3,12 +3,13 @@
     python benchmarks/best.py                          # seeds 0, 1, 2
     python benchmarks/best.py --ensemble 5             # seeds 0..4, then one ensemble of the five
     python benchmarks/best.py --runs runs/best-study   # keep the runs; seeds already finished there are reused
+    python benchmarks/best.py --seeds 0,2 --extra "--epochs 20 --ema-decay 0.999" --name best-ema20   # a variant
 
 Each seed is the whole `digitrec train --recipe best --seed N` command (a subprocess, so the figure
 is what a user gets); accuracy and training seconds come from its metrics.json. A run takes 15-30
 minutes on 2 CPU cores: start the script in the background (`nohup ... &`) and poll its output;
 with --runs it picks up where it stopped. The ensemble is `digitrec ensemble RUNS... --out FILE`
-evaluated with `digitrec evaluate FILE --json`. Writes results/best.{json,md}.
+evaluated with `digitrec evaluate FILE --json`. Writes results/best.{json,md} (--name NAME: results/NAME.*).
 """
 
 from __future__ import annotations
@@ -27,30 +28,46 @@ import _machine  # noqa: E402
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=3, help="single-model runs, seeds 0..N-1")
+    parser.add_argument("--seeds", type=_seeds, default=_seeds("3"),
+                        help="single-model runs: N for seeds 0..N-1, or a list such as 0,2")
     parser.add_argument("--ensemble", type=int, default=0, help="also ensemble this many runs (seeds 0..N-1)")
     parser.add_argument("--recipe", default="best")
     parser.add_argument("--runs", default=None, help="keep the run folders here and reuse finished ones")
     parser.add_argument("--note", default="", help="conditions worth knowing, e.g. 'seeds 1 and 2 ran side by side'")
     parser.add_argument("--extra", default="", help="options added to every train command, e.g. '--epochs 2'")
+    parser.add_argument("--name", default="best", help="results file name: results/NAME.{json,md}")
     args = parser.parse_args(argv)
     facts = _machine.machine(torch_loaded=False)
     root = Path(args.runs) if args.runs else Path(tempfile.mkdtemp(prefix="digitrec-best-"))
-    seeds = range(max(args.seeds, args.ensemble))
-    runs = [_run(args.recipe, seed, root, args.extra.split()) for seed in seeds]
-    single = runs[:args.seeds]
+    members = list(range(args.ensemble))
+    by_seed = {seed: _run(args.recipe, seed, root, args.extra.split()) for seed in sorted({*args.seeds, *members})}
+    runs = list(by_seed.values())
+    single = [by_seed[seed] for seed in args.seeds]
     accuracies = [row["test_accuracy"] for row in single]
     summary = {"recipe": args.recipe, "seeds": len(single), "mean_accuracy": statistics.mean(accuracies),
                "min_accuracy": min(accuracies), "max_accuracy": max(accuracies),
                "mean_train_minutes": statistics.mean(row["train_minutes"] for row in single)}
     if len(single) > 1:
         summary["std_accuracy"] = statistics.stdev(accuracies)
-    ensemble = _ensemble(runs[:args.ensemble], root) if args.ensemble > 1 else None
+    ensemble = _ensemble([by_seed[seed] for seed in members], root) if args.ensemble > 1 else None
     table = _table(summary, runs, ensemble) + (f"\n\nNote: {args.note}" if args.note else "")
     print(table)
     payload = {"command": _machine.command_line("best.py", argv), "machine": facts, "summary": summary,
                "runs": runs, "ensemble": ensemble, "note": args.note}
-    print("wrote", _machine.write("best", payload, f"## `{args.recipe}`: MNIST test accuracy over seeds\n\n" + table))
+    print("wrote", _machine.write(args.name, payload, f"## `{args.recipe}`{' ' + args.extra if args.extra else ''}: MNIST test accuracy over seeds\n\n" + table))
+
+
+def _seeds(text: str) -> list[int]:
+    """'3' -> [0, 1, 2]; '0,2' -> [0, 2]."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or a list such as 0,2, got {text!r}") from None
+    if "," not in text:
+        values = list(range(values[0]))
+    if not values or min(values) < 0 or len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"expected N >= 1 or distinct seeds >= 0, got {text!r}")
+    return values
 
 
 def _digitrec(*args: str) -> str:
