@@ -25,12 +25,14 @@ setup: $(STAMP)
 
 # The model predict/read/serve use when given none: train BUILTIN_RECIPE with BUILTIN_SEED through
 # `digitrec train`, copy its model.pt to src/digitrec/weights/builtin.pt, record it in builtin.json.
-# One thread: bf16 training of `best` with two threads was 10x slower on a shared machine, and a
-# CPU run repeats bit for bit only at the same thread count (the shipped model was made so).
+# A CPU run repeats bit for bit only at the same thread count (and ISA): the shipped model was made
+# with 2 threads in fp32 on AVX2. On a shared machine bf16 training with 2 threads was once 10x
+# slower than 1 thread: BUILTIN_THREADS=1 there.
 BUILTIN_RECIPE ?= best
 BUILTIN_SEED ?= 0
+BUILTIN_THREADS ?= 2
 builtin-model: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python scripts/make_builtin_model.py --recipe $(BUILTIN_RECIPE) --seed $(BUILTIN_SEED)
+	OMP_NUM_THREADS=$(BUILTIN_THREADS) $(BIN)/python scripts/make_builtin_model.py --recipe $(BUILTIN_RECIPE) --seed $(BUILTIN_SEED)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -4,15 +4,18 @@
     python scripts/make_builtin_model.py --recipe default --seed 1
     python scripts/make_builtin_model.py -- --device cuda       # anything after -- goes to `digitrec train`
 
-The run is kept (default runs/builtin-RECIPE-seedN/). Its model.pt is copied to
+The run is kept (default runs/builtin-RECIPE-seedN/); a finished run of the recipe as it is now
+(same values and seed, all of MNIST) found there is installed without training again. Its model.pt is copied to
 src/digitrec/weights/builtin.pt and builtin.json records the recipe, the seed, the exact
-`digitrec train ...` command that reproduces it (without --out), its test figures and its sha256.
+`digitrec train ...` command that reproduces it (without --out; with OMP_NUM_THREADS when it is set),
+its test figures and its sha256.
 Commit both files; `digitrec predict photo.jpg` then uses them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import subprocess
@@ -35,6 +38,22 @@ def train(args: list[str]) -> None:
         raise SystemExit(f"make_builtin_model: `digitrec {shlex.join(args)}` failed (exit {done.returncode})")
 
 
+def _finished_run_of(run: Path, recipe: str, seed: int) -> bool:
+    """Whether `run` holds a finished run of `recipe` with `seed` on all of MNIST, every value as the
+    recipe has it now (its description aside): such a run is installed instead of trained again."""
+    from digitrec.recipes import get_recipe
+
+    try:
+        config = json.loads((run / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = get_recipe(recipe).override(seed=seed).to_dict()
+    ran, opts = dict(config.get("recipe") or {}), config.get("options") or {}
+    ran.pop("source", None), wanted.pop("source", None)
+    return ((run / "metrics.json").is_file() and ran == wanted
+            and (opts.get("data"), opts.get("limit")) == ("mnist", None))
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipe", default="fast", help="digitrec recipe to train (default: fast)")
@@ -47,12 +66,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     command = ["train", "--recipe", options.recipe, "--seed", str(options.seed), *options.train_args]
     run = options.run or Path("runs") / f"builtin-{options.recipe}-seed{options.seed}"
-    train([*command, "--out", str(run)])
+    if not options.train_args and _finished_run_of(run, options.recipe, options.seed):
+        print(f"{run}: a finished run of recipe {options.recipe}, seed {options.seed}, as the recipe is now: installing it")
+    else:
+        train([*command, "--out", str(run)])
     model = run / "model.pt"
     megabytes = model.stat().st_size / 1e6
     if megabytes > options.max_mb:
         raise SystemExit(f"make_builtin_model: {model} is {megabytes:.1f} MB, over --max-mb {options.max_mb}; choose a smaller recipe")
-    info = builtin.install_builtin(model, shlex.join(["digitrec", *command]), options.weights)
+    threads = os.environ.get("OMP_NUM_THREADS")  # a CPU run repeats bit for bit only at the same thread count
+    info = builtin.install_builtin(model, (f"OMP_NUM_THREADS={threads} " if threads else "") + shlex.join(["digitrec", *command]),
+                                   options.weights)
     described = builtin.BuiltinModel(options.weights / builtin.MODEL_FILE, info).describe()
     print(f"installed {options.weights / builtin.MODEL_FILE} ({megabytes:.2f} MB) and {builtin.INFO_FILE}: {described}")
     return info

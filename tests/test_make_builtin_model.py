@@ -32,6 +32,7 @@ def _train_here(args: list[str]) -> None:
 
 def test_it_trains_the_recipe_with_the_seed_and_records_the_command(script, fake_mnist, tmp_path, monkeypatch):
     run, weights = tmp_path / "run", tmp_path / "weights"
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     info = script.main(["--recipe", "mxnet-mlp", "--seed", "3", "--run", str(run), "--weights", str(weights),
                         "--", "--epochs", "1", "--limit", "200", "--quiet"])
     assert info["command"] == "digitrec train --recipe mxnet-mlp --seed 3 --epochs 1 --limit 200 --quiet"
@@ -49,3 +50,15 @@ def test_a_model_over_the_size_limit_is_not_installed(script, fake_mnist, tmp_pa
         script.main(["--recipe", "mxnet-mlp", "--run", str(tmp_path / "run"), "--weights", str(tmp_path / "weights"),
                      "--max-mb", "0.001", "--", "--epochs", "1", "--limit", "100", "--quiet"])
     assert not (tmp_path / "weights").exists()
+
+
+def test_a_finished_run_of_the_recipe_as_it_is_now_is_installed_without_training(script, fake_mnist, tmp_path, monkeypatch):
+    run, weights = tmp_path / "run", tmp_path / "weights"
+    CliRunner().invoke(app, ["train", "--recipe", "mxnet-mlp", "--seed", "3", "--out", str(run), "--quiet"])
+    monkeypatch.setattr(script, "train", lambda args: pytest.fail(f"trained again: {args}"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    info = script.main(["--recipe", "mxnet-mlp", "--seed", "3", "--run", str(run), "--weights", str(weights)])
+    assert info["command"] == "OMP_NUM_THREADS=2 digitrec train --recipe mxnet-mlp --seed 3"
+    assert (weights / builtin.MODEL_FILE).read_bytes() == (run / "model.pt").read_bytes()
+    assert not script._finished_run_of(run, "mxnet-mlp", 4)  # another seed, or other values: trained anew
+    assert not script._finished_run_of(run, "mxnet-lenet", 3)
