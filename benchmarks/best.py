@@ -3,12 +3,12 @@
     python benchmarks/best.py                          # seeds 0, 1, 2
     python benchmarks/best.py --ensemble 5             # seeds 0..4, then one ensemble of the five
     python benchmarks/best.py --runs runs/best-study   # keep the runs; seeds already finished there are reused
-    python benchmarks/best.py --seeds 0,2 --extra "--epochs 20 --ema-decay 0.999" --name best-ema20   # a variant
+    python benchmarks/best.py --seeds 0,2 --extra "--epochs 30" --name best-30   # a variant, its own results
 
 Each seed is the whole `digitrec train --recipe best --seed N` command (a subprocess, so the figure
-is what a user gets); accuracy and training seconds come from its metrics.json. A run takes 15-30
-minutes on 2 CPU cores: start the script in the background (`nohup ... &`) and poll its output;
-with --runs it picks up where it stopped. The ensemble is `digitrec ensemble RUNS... --out FILE`
+is what a user gets); accuracy and training seconds come from its metrics.json. A run takes ~55
+minutes on 2 AVX2 cores in fp32 (10 epochs took 7-10 minutes with native bf16, Zen 5): start the
+script in the background (`nohup ... &`) and poll its output; with --runs it picks up where it stopped. The ensemble is `digitrec ensemble RUNS... --out FILE`
 evaluated with `digitrec evaluate FILE --json`. Writes results/best.{json,md} (--name NAME: results/NAME.*).
 """
 

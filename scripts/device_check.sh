@@ -8,7 +8,7 @@
 # With no arguments it runs benchmarks/gpu.py (`fast` x 5 seeds, one epoch of every torch recipe,
 # starting no run after 420 s). A first argument ending in .py names another benchmark, the rest
 # are its options, e.g. tuning `best` on the GPU:
-#   bash scripts/device_check.sh best.py --seeds 3 --extra "--device cuda --ema-decay 0.999 --epochs 20"
+#   bash scripts/device_check.sh best.py --seeds 3 --extra "--device cuda"
 # The results files the run writes are copied to $OUT (what the device tool brings back).
 set -euo pipefail
 cd "$(dirname "$0")/.."
