@@ -7,7 +7,8 @@
 The run is kept (default runs/builtin-RECIPE-seedN/); a finished run of the recipe as it is now
 (same values and seed, all of MNIST) found there is installed without training again. Its model.pt is copied to
 src/digitrec/weights/builtin.pt and builtin.json records the recipe, the seed, the exact
-`digitrec train ...` command that reproduces it (without --out; with OMP_NUM_THREADS when it is set),
+`digitrec train ...` command that reproduces it (without --out; on a CPU with OMP_NUM_THREADS set to the
+threads the run used, as recorded in its metrics.json),
 its test figures and its sha256.
 Commit both files; `digitrec predict photo.jpg` then uses them.
 """
@@ -74,12 +75,21 @@ def main(argv: list[str] | None = None) -> dict:
     megabytes = model.stat().st_size / 1e6
     if megabytes > options.max_mb:
         raise SystemExit(f"make_builtin_model: {model} is {megabytes:.1f} MB, over --max-mb {options.max_mb}; choose a smaller recipe")
-    threads = os.environ.get("OMP_NUM_THREADS")  # a CPU run repeats bit for bit only at the same thread count
+    threads = _threads_of(run)  # a CPU run repeats bit for bit only at the same thread count
     info = builtin.install_builtin(model, (f"OMP_NUM_THREADS={threads} " if threads else "") + shlex.join(["digitrec", *command]),
                                    options.weights)
     described = builtin.BuiltinModel(options.weights / builtin.MODEL_FILE, info).describe()
     print(f"installed {options.weights / builtin.MODEL_FILE} ({megabytes:.2f} MB) and {builtin.INFO_FILE}: {described}")
     return info
+
+
+def _threads_of(run: Path) -> str | None:
+    """The torch threads the run trained with (metrics.json; runs before it was recorded: this
+    shell's OMP_NUM_THREADS), or None for a run on a GPU."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    if "train_threads" not in metrics:
+        return os.environ.get("OMP_NUM_THREADS")
+    return str(metrics["train_threads"]) if metrics.get("train_device", "cpu") == "cpu" else None
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from digitrec.cli import app
@@ -35,8 +36,10 @@ def test_it_trains_the_recipe_with_the_seed_and_records_the_command(script, fake
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     info = script.main(["--recipe", "mxnet-mlp", "--seed", "3", "--run", str(run), "--weights", str(weights),
                         "--", "--epochs", "1", "--limit", "200", "--quiet"])
-    assert info["command"] == "digitrec train --recipe mxnet-mlp --seed 3 --epochs 1 --limit 200 --quiet"
     metrics = json.loads((run / "metrics.json").read_text())
+    assert (metrics["train_device"], metrics["train_threads"]) == ("cpu", torch.get_num_threads())
+    assert info["command"] == (f"OMP_NUM_THREADS={torch.get_num_threads()} "
+                               "digitrec train --recipe mxnet-mlp --seed 3 --epochs 1 --limit 200 --quiet")
     assert (info["recipe"], info["seed"], info["model"]) == ("mxnet-mlp", 3, "mlp")
     assert info["test_accuracy"] == metrics["test_accuracy"]
     assert json.loads((weights / builtin.INFO_FILE).read_text()) == info
@@ -56,9 +59,17 @@ def test_a_finished_run_of_the_recipe_as_it_is_now_is_installed_without_training
     run, weights = tmp_path / "run", tmp_path / "weights"
     CliRunner().invoke(app, ["train", "--recipe", "mxnet-mlp", "--seed", "3", "--out", str(run), "--quiet"])
     monkeypatch.setattr(script, "train", lambda args: pytest.fail(f"trained again: {args}"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # the installing shell's: not what the run used
     info = script.main(["--recipe", "mxnet-mlp", "--seed", "3", "--run", str(run), "--weights", str(weights)])
-    assert info["command"] == "OMP_NUM_THREADS=2 digitrec train --recipe mxnet-mlp --seed 3"
+    assert info["command"] == f"OMP_NUM_THREADS={torch.get_num_threads()} digitrec train --recipe mxnet-mlp --seed 3"
     assert (weights / builtin.MODEL_FILE).read_bytes() == (run / "model.pt").read_bytes()
     assert not script._finished_run_of(run, "mxnet-mlp", 4)  # another seed, or other values: trained anew
     assert not script._finished_run_of(run, "mxnet-lenet", 3)
+
+
+def test_a_run_made_before_threads_were_recorded_takes_the_shells_thread_count(script, tmp_path, monkeypatch):
+    (tmp_path / "metrics.json").write_text(json.dumps({"test_accuracy": 0.99}))
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert script._threads_of(tmp_path) == "2"
+    (tmp_path / "metrics.json").write_text(json.dumps({"train_device": "cuda", "train_threads": 16}))
+    assert script._threads_of(tmp_path) is None  # a GPU run: the CPU's threads do not decide its numbers

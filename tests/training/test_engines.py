@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from digitrec.data import Split
 from digitrec.errors import DigitrecError
@@ -80,7 +81,7 @@ def test_both_engines_stop_early_on_validation_accuracy(name, small_mnist):
 def test_bf16_trains_under_autocast_with_float32_weights(small_mnist):
     recipe = get_recipe("fast").override(epochs=2, batch_size=20, precision="bf16")
     result = get_engine("torch").fit(recipe, _data(small_mnist), Hooks())
-    assert result.facts == {"train_precision": "bf16"}
+    assert result.facts == {"train_precision": "bf16", "train_device": "cpu", "train_threads": torch.get_num_threads()}
     assert all(math.isfinite(row["train_loss"]) for row in result.history)
     probs = result.predictor.predict_proba(small_mnist["test"].images[:5])
     assert probs.dtype == np.float32 and np.allclose(probs.sum(axis=1), 1, atol=1e-5)

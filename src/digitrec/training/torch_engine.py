@@ -114,7 +114,9 @@ class TorchEngine:
 
         params = sum(p.numel() for p in model.parameters())
         return FitResult(history, predictor, params, self.model_file, save_best, calibration,
-                         facts={"train_precision": precision})
+                         # a CPU run repeats bit for bit only at the same thread count, so it is recorded
+                         facts={"train_precision": precision, "train_device": device,
+                                "train_threads": torch.get_num_threads()})
 
 
 def _data_parallel(model: Classifier, device: str):
