@@ -88,6 +88,7 @@ app = typer.Typer(
     cls=_FriendlyErrors,
     help="Handwritten-digit recognition: data, recipes, training, evaluation, prediction, serving.",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -21,7 +21,7 @@ def cv_cmd(
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Passes over each fold's training data."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Examples per optimizer step."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Learning rate."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default runs/cv-<recipe>-<timestamp>).", file_okay=False),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default `runs/cv-<recipe>-<timestamp>`).", file_okay=False),
     workers: int = typer.Option(1, "--workers", "-j", min=1, help="Folds trained at once, each in its own process."),
     nproc: Optional[int] = typer.Option(None, "--nproc", min=1, help="Share the folds out over N torchrun processes "
                                         "(this machine; for several, run `torchrun ... -m digitrec cv ...`)."),
@@ -68,7 +68,7 @@ def cv_cmd(
 def compare_cmd(
     dirs: List[Path] = typer.Argument(..., help="cv directories (`digitrec cv`) or run directories (`digitrec train`)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write compare.md, compare.json and boxplot.png here "
-                                       "(default runs/compare-<timestamp>).", file_okay=False),
+                                       "(default `runs/compare-<timestamp>`).", file_okay=False),
 ) -> None:
     """Table of mean, std, 95% CI, time and parameters; paired tests between cv results on the same folds."""
     from ..evaluation.compare import compare, format_markdown, write_comparison

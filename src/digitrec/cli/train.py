@@ -193,7 +193,7 @@ def _train_command():
                                                 help="Train the recipe in this TOML file (see `digitrec recipes show`).")),
         ("data", str, DataOption),
         ("data_dir", Optional[Path], DataDirOption),
-        ("out", Optional[Path], typer.Option(None, "--out", "-o", file_okay=False, help="Run directory (default runs/<recipe>-<timestamp>).")),
+        ("out", Optional[Path], typer.Option(None, "--out", "-o", file_okay=False, help="Run directory (default `runs/<recipe>-<timestamp>`).")),
         ("device", str, typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps.")),
         ("limit", Optional[int], typer.Option(None, "--limit", min=2, help="Train on a stratified subset of N training images.")),
         ("resume", Optional[Path], typer.Option(None, "--resume", file_okay=False, help="Continue the run in this directory from its last.pt.")),
