@@ -288,8 +288,8 @@ register_recipe(Recipe(
     # augmentation, on a fixed one-cycle schedule, validated and saved as an exponential moving
     # average of its weights (An et al.'s 0.999: ~1,000 steps of the 8,900). No choice looks at the
     # test set: the 5% validation split picks the epoch kept and fits the calibration.
-    # 10 epochs without the average: 99.41-99.70% over 5 seeds in bf16 (benchmarks/results/best.md);
-    # 20 with it: 99.69% (seed 0) and 99.70% (seed 2) in fp32 (benchmarks/results/best-ema20.md).
+    # 10 epochs without the average: 99.41-99.70% over 5 seeds in bf16 (benchmarks/results/best-10epochs.md);
+    # 20 with it: 99.71% mean of seeds 0-2 (99.69, 99.74, 99.70%) in fp32 (benchmarks/results/best.md).
     source="digitrec: Deotte's Kaggle MNIST CNN with batch norm; Adam + one-cycle lr 3e-3, batch 128, "
     "rotation 10 / zoom 0.1 / shift 0.1, weight EMA 0.999, 5% validation, 20 epochs",
     # ~2.9 ms a training image on 2 AVX2 cores (fp32, augmentation included): 20 epochs are
