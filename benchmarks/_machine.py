@@ -64,6 +64,19 @@ def machine(torch_loaded: bool = True) -> dict:
     return facts
 
 
+def nominal_peak() -> tuple[float | None, int, str]:
+    """(cores x MHz x float32 FLOPs per cycle, FLOPs per cycle, ISA): 2 FMA units, so 64 with
+    AVX-512, 32 with AVX2."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None, 0, "unknown ISA"
+    mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    per_cycle, isa = (64, "AVX-512") if "avx512f" in flags else (32, "AVX2") if "avx2" in flags else (8, "SSE")
+    return (len(mhz) * statistics.mean(mhz) * 1e6 * per_cycle if mhz else None), per_cycle, isa
+
+
 def describe(facts: dict) -> str:
     parts = [f"{facts['cpu']}, {facts['cores']} cores"]
     if "torch" in facts:

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
         digits = data["test_images"]
     batch = np.resize(digits, (args.batch, 28, 28))
     cores = torch.get_num_threads()
-    nominal, per_cycle, isa = _nominal_peak()
+    nominal, per_cycle, isa = _machine.nominal_peak()
     peak = {"matmul_measured": _matmul_flops(), "nominal": nominal, "nominal_flops_per_cycle": per_cycle}
     rows = []
     for model_path in map(Path, args.models):
@@ -145,19 +145,6 @@ def _matmul_flops() -> float:
         a @ b
         best = min(best, time.perf_counter() - started)
     return 2 * 2048**3 / best
-
-
-def _nominal_peak() -> tuple[float | None, int, str]:
-    """(cores x MHz x float32 FLOPs per cycle, FLOPs per cycle, ISA): 2 FMA units, so 64 with
-    AVX-512, 32 with AVX2."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None, 0, "unknown ISA"
-    mhz = [float(line.split(":")[1]) for line in info.splitlines() if line.startswith("cpu MHz")]
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    per_cycle, isa = (64, "AVX-512") if "avx512f" in flags else (32, "AVX2") if "avx2" in flags else (8, "SSE")
-    return (len(mhz) * float(np.mean(mhz)) * 1e6 * per_cycle if mhz else None), per_cycle, isa
 
 
 def _preprocessing(digits: np.ndarray, repeats: int, baseline: str | None, work: Path) -> dict:
