@@ -154,7 +154,7 @@ _FLOOR_STEPS = (
      "plots.confusion_matrix(confusion, classes, OUT + 'confusion.png', title='t'); "
      "plots.misclassified(images, labels, predicted, rng.random(10000), classes, OUT + 'misclassified.png')"),
     ("import torch", "import numpy", "import torch"),
-    ("import torch._dynamo (the first torch.optim step does)", "import torch", "import torch._dynamo"),
+    ("import torch._dynamo (torch.optim does on first use)", "import torch", "import torch._dynamo"),
 )
 
 
