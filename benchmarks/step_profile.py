@@ -2,6 +2,7 @@
 
     python benchmarks/step_profile.py                     # the `best` recipe
     python benchmarks/step_profile.py --recipe fast --steps 40
+    python benchmarks/step_profile.py --model-args '{"padding": "valid"}' --name step_profile-best-valid
 
 One step as `fit` takes it (training/loop.py): augmentation, forward and loss, backward, the
 optimizer, the weight average (recipes with ema_decay), each timed on its own (median ms over
@@ -15,6 +16,7 @@ torch.profiler lists the operators that take the time. Writes results/step_profi
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -34,11 +36,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recipe", default="best", help="a torch recipe (see `digitrec recipes`)")
     parser.add_argument("--steps", type=int, default=30, help="timed steps, after --warmup untimed ones")
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--model-args", type=json.loads, default=None, help="JSON replacing the recipe's model_args")
     parser.add_argument("--name", default="step_profile", help="results file name: results/NAME.{json,md}")
     args = parser.parse_args(argv)
     import torch
 
-    step, batch, precision = _step(args.recipe)
+    overrides = {"model_args": args.model_args} if args.model_args is not None else {}
+    step, batch, precision = _step(args.recipe, overrides)
     for _ in range(args.warmup):
         step()
     times = {part: [] for part in (*_PARTS, "step")}
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         for part, seconds in zip(times, step()):
             times[part].append(seconds * 1e3)
     ms = {part: statistics.median(values) for part, values in times.items()}
-    flops = _flops(args.recipe)
+    flops = _flops(args.recipe, overrides)
     peak, per_cycle, isa = _machine.nominal_peak()
     rate = flops * batch / (ms["step"] / 1e3)
     with torch.profiler.profile() as profiler:
@@ -55,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     total = sum(event.self_cpu_time_total for event in profiler.key_averages())
     operators = [{"name": event.key, "share": event.self_cpu_time_total / total}
                  for event in sorted(profiler.key_averages(), key=lambda e: -e.self_cpu_time_total)[:10]]
-    summary = {"recipe": args.recipe, "batch": batch, "precision": precision, "threads": torch.get_num_threads(),
+    summary = {"recipe": args.recipe, "overrides": overrides, "batch": batch, "precision": precision, "threads": torch.get_num_threads(),
                "ms": ms, "flops_per_training_image": flops, "flops_per_second": rate,
                "nominal_peak": peak, "nominal_flops_per_cycle": per_cycle, "isa": isa,
                "images_per_second": batch / (ms["step"] / 1e3), "operators": operators}
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     print("wrote", _machine.write(args.name, payload, f"## A `{args.recipe}` training step\n\n" + table))
 
 
-def _parts(recipe_name: str):
+def _parts(recipe_name: str, overrides: dict):
     """(model, loss_fn, optimizer, average, augment config, precision, recipe) as `fit` builds them."""
     import torch
     from torch import nn
@@ -78,7 +82,7 @@ def _parts(recipe_name: str):
     from digitrec.training.loop import weight_average
     from digitrec.training.optim import build_optimizer
 
-    recipe = get_recipe(recipe_name)
+    recipe = get_recipe(recipe_name).override(**overrides)
     if recipe.engine != "torch":
         raise SystemExit(f"step_profile: recipe {recipe_name} runs on the {recipe.engine} engine, not torch")
     args = recipe.args
@@ -103,13 +107,13 @@ def _batch(size: int):
     return pixels, torch.from_numpy(labels[index].astype(np.int64))
 
 
-def _step(recipe_name: str):
+def _step(recipe_name: str, overrides: dict | None = None):
     """A function doing one training step and returning the seconds of each part."""
     import torch
 
     from digitrec.training.augment import augment_batch
 
-    model, loss_fn, optimizer, average, augment, precision, recipe = _parts(recipe_name)
+    model, loss_fn, optimizer, average, augment, precision, recipe = _parts(recipe_name, overrides or {})
     images, labels = _batch(recipe.batch_size)
     generator = torch.Generator().manual_seed(recipe.seed)
     model.train()
@@ -135,11 +139,11 @@ def _step(recipe_name: str):
     return step, recipe.batch_size, precision
 
 
-def _flops(recipe_name: str) -> float:
+def _flops(recipe_name: str, overrides: dict) -> float:
     """Forward + backward FLOPs of one training image (counted on a batch of 8, divided)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    model, loss_fn, _, _, _, _, _ = _parts(recipe_name)
+    model, loss_fn, _, _, _, _, _ = _parts(recipe_name, overrides)
     images, labels = _batch(8)
     with FlopCounterMode(display=False) as counter:
         loss_fn(model(images), labels).backward()

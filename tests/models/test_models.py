@@ -109,3 +109,18 @@ def test_batch_norm_variant_normalises_after_the_activation():
 def test_unexpected_kwarg_is_rejected():
     with pytest.raises(TypeError):
         create_model("mlp", widht=3)
+
+
+def test_best_cnn_valid_padding_follows_deottes_map_sizes():
+    sides = {"same": [28, 28, 14, 14, 14, 7, 4], "valid": [26, 24, 12, 10, 8, 4, 1]}  # Deotte's: 28->26->24->12->10->8->4->1
+    for padding, expected in sides.items():
+        model = create_model("best-cnn", padding=padding)
+        convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+        seen = []
+        hooks = [conv.register_forward_hook(lambda _m, _i, out: seen.append(out.shape[-1])) for conv in convs]
+        assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+        assert seen == expected and [c.out_channels for c in convs] == [32, 32, 32, 64, 64, 64, 128]
+        for hook in hooks:
+            hook.remove()
+    with pytest.raises(ValueError, match="padding='full': choose 'same' or 'valid'"):
+        create_model("best-cnn", padding="full")
