@@ -4,6 +4,7 @@
     python benchmarks/best.py --ensemble 5             # seeds 0..4, then one ensemble of the five
     python benchmarks/best.py --runs runs/best-study   # keep the runs; seeds already finished there are reused
     python benchmarks/best.py --seeds 0,2 --extra "--epochs 30" --name best-30   # a variant, its own results
+    python benchmarks/best.py --ensemble 3 --with runs/old/model.pt   # a 4th member: a run or model file of another kind
 
 Each seed is the whole `digitrec train --recipe best --seed N` command (a subprocess, so the figure
 is what a user gets); accuracy and training seconds come from its metrics.json. A run takes ~55
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", default=None, help="keep the run folders here and reuse finished ones")
     parser.add_argument("--note", default="", help="conditions worth knowing, e.g. 'seeds 1 and 2 ran side by side'")
     parser.add_argument("--extra", default="", help="options added to every train command, e.g. '--epochs 2'")
+    parser.add_argument("--with", dest="also", action="append", default=[], metavar="PATH",
+                        help="one more ensemble member, a run folder or model file (another recipe version, say); "
+                             "repeatable; its own test accuracy is listed too")
     parser.add_argument("--name", default="best", help="results file name: results/NAME.{json,md}")
     args = parser.parse_args(argv)
     facts = _machine.machine(torch_loaded=False)
@@ -49,11 +53,12 @@ def main(argv: list[str] | None = None) -> None:
                "mean_train_minutes": statistics.mean(row["train_minutes"] for row in single)}
     if len(single) > 1:
         summary["std_accuracy"] = statistics.stdev(accuracies)
-    ensemble = _ensemble([by_seed[seed] for seed in members], root) if args.ensemble > 1 else None
-    table = _table(summary, runs, ensemble) + (f"\n\nNote: {args.note}" if args.note else "")
+    also = [_member(path) for path in args.also]
+    ensemble = _ensemble([by_seed[seed] for seed in members], also, root) if args.ensemble + len(also) > 1 else None
+    table = _table(summary, runs, also, ensemble) + (f"\n\nNote: {args.note}" if args.note else "")
     print(table)
     payload = {"command": _machine.command_line("best.py", argv), "machine": facts, "summary": summary,
-               "runs": runs, "ensemble": ensemble, "note": args.note}
+               "runs": runs, "also": also, "ensemble": ensemble, "note": args.note}
     print("wrote", _machine.write(args.name, payload, f"## `{args.recipe}`{' ' + args.extra if args.extra else ''}: MNIST test accuracy over seeds\n\n" + table))
 
 
@@ -94,14 +99,20 @@ def _run(recipe: str, seed: int, root: Path, extra: list[str]) -> dict:
     return row
 
 
-def _ensemble(runs: list[dict], root: Path) -> dict:
-    out = root / f"ensemble-{len(runs)}.pt"
-    _digitrec("ensemble", *[row["run"] for row in runs], "--out", str(out))
+def _member(path: str) -> dict:
+    """A --with member and its own MNIST test accuracy."""
+    return {"path": path, "test_accuracy": json.loads(_digitrec("evaluate", path, "--json"))["accuracy"]}
+
+
+def _ensemble(runs: list[dict], also: list[dict], root: Path) -> dict:
+    out = root / f"ensemble-{len(runs) + len(also)}.pt"
+    _digitrec("ensemble", *[row["run"] for row in runs], *[member["path"] for member in also], "--out", str(out))
     report = json.loads(_digitrec("evaluate", str(out), "--json"))
-    return {"members": [row["seed"] for row in runs], "file": str(out), "test_accuracy": report["accuracy"]}
+    return {"members": [row["seed"] for row in runs], "also": [member["path"] for member in also], "file": str(out),
+            "test_accuracy": report["accuracy"]}
 
 
-def _table(summary: dict, runs: list[dict], ensemble: dict | None) -> str:
+def _table(summary: dict, runs: list[dict], also: list[dict], ensemble: dict | None) -> str:
     lines = ["| run | test accuracy | val accuracy | epochs | training min |", "|---|---:|---:|---:|---:|"]
     for row in runs:
         val = "" if row["val_accuracy"] is None else f"{row['val_accuracy']:.4f}"
@@ -109,9 +120,11 @@ def _table(summary: dict, runs: list[dict], ensemble: dict | None) -> str:
     spread = f" ± {summary['std_accuracy']:.4f}" if "std_accuracy" in summary else ""
     lines.append(f"| **mean of {summary['seeds']} seeds** | **{summary['mean_accuracy']:.4f}**{spread} | | | "
                  f"{summary['mean_train_minutes']:.1f} |")
+    lines += [f"| `{member['path']}` | {member['test_accuracy']:.4f} | | | |" for member in also]
     if ensemble:
-        lines.append(f"| **ensemble of seeds {', '.join(map(str, ensemble['members']))}** | "
-                     f"**{ensemble['test_accuracy']:.4f}** | | | |")
+        seeds = f"seeds {', '.join(map(str, ensemble['members']))}" if ensemble["members"] else ""
+        named = " + ".join(filter(None, [seeds, ", ".join(f"`{path}`" for path in ensemble["also"])]))
+        lines.append(f"| **ensemble of {named}** | **{ensemble['test_accuracy']:.4f}** | | | |")
     return "\n".join(lines)
 
 
