@@ -290,10 +290,14 @@ register_recipe(Recipe(
     # test set: the 5% validation split picks the epoch kept and fits the calibration.
     # 10 epochs without the average: 99.41-99.70% over 5 seeds in bf16 (benchmarks/results/best-10epochs.md);
     # 20 with it: 99.71% mean of seeds 0-2 (99.69, 99.74, 99.70%) in fp32 (benchmarks/results/best.md).
+    # Shorter, to fit 30 minutes on 2 AVX2 cores, each fell short: 14 epochs 99.66% mean of 3
+    # (best-14epochs.md); Deotte's valid 3x3 convs (model_args padding "valid", half the FLOPs) 99.64%
+    # for seed 0 in 28.7 min (best-valid-seed0.md). torch.compile made no step faster there.
     source="digitrec: Deotte's Kaggle MNIST CNN with batch norm; Adam + one-cycle lr 3e-3, batch 128, "
     "rotation 10 / zoom 0.1 / shift 0.1, weight EMA 0.999, 5% validation, 20 epochs",
-    # ~2.9 ms a training image on 2 AVX2 cores (fp32, augmentation included): 20 epochs are
-    # ~55 minutes there; about a third of that where the CPU has native bf16 (AVX512-BF16, AMX).
+    # 1.9-2.9 ms a training image on 2 AVX2 cores (fp32, augmentation included; the shared host's
+    # speed swings): 20 epochs took 55-75 min there (~36 at its fastest step, 239 ms); about a
+    # third of that with native bf16.
     expected_accuracy=0.997, epochs=20, batch_size=128, lr=3e-3, val_fraction=0.05,
     args=TorchArgs(optimizer="adam", schedule="one-cycle", ema_decay=0.999, augment=True,
                    augment_args=dict(KERAS_AUGMENT), mean=MNIST_MEAN, std=MNIST_STD, precision="auto"),
