@@ -107,13 +107,13 @@ def _batch(size: int):
     return pixels, torch.from_numpy(labels[index].astype(np.int64))
 
 
-def _step(recipe_name: str, overrides: dict | None = None):
+def _step(recipe_name: str, overrides: dict):
     """A function doing one training step and returning the seconds of each part."""
     import torch
 
     from digitrec.training.augment import augment_batch
 
-    model, loss_fn, optimizer, average, augment, precision, recipe = _parts(recipe_name, overrides or {})
+    model, loss_fn, optimizer, average, augment, precision, recipe = _parts(recipe_name, overrides)
     images, labels = _batch(recipe.batch_size)
     generator = torch.Generator().manual_seed(recipe.seed)
     model.train()
