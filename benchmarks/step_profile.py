@@ -78,7 +78,7 @@ def _parts(recipe_name: str, overrides: dict):
     from digitrec.models.normalize import Classifier
     from digitrec.recipes import get_recipe
     from digitrec.training.augment import AugmentConfig
-    from digitrec.training.environment import resolve_precision
+    from digitrec.training.environment import keep_freed_memory, resolve_precision
     from digitrec.training.loop import weight_average
     from digitrec.training.optim import build_optimizer
 
@@ -89,6 +89,7 @@ def _parts(recipe_name: str, overrides: dict):
     torch.manual_seed(recipe.seed)
     model = Classifier(create_model(recipe.model, **recipe.model_args), args.mean, args.std)
     model.to(memory_format=torch.channels_last)
+    keep_freed_memory()  # as fit does on the CPU
     optimizer = build_optimizer(args.optimizer, model.parameters(), recipe.lr, momentum=args.momentum,
                                 nesterov=args.nesterov, weight_decay=args.weight_decay, **args.optimizer_args)
     average = weight_average(model, args.ema_decay) if args.ema_decay else None

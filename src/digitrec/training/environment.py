@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import platform
 import random
 
 import numpy as np
@@ -16,6 +18,26 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep the memory a CPU training step frees, for the next step to reuse.
+
+    A step allocates and frees tens of MB of activations (a `best` batch: 12.8 MB a 32x28x28 map).
+    By default glibc hands a freed block at the top of the heap back to the kernel once more than
+    about twice the largest recent block is free, so the next step page-faults it in again, zero-filled:
+    4,000-13,000 page faults a `best` step and a step 25-40% slower on 2 Zen 3 cores (its element-wise
+    batch norm and ReLU ran 7x slower than on warm memory). PyTorch's CPU tuning guide preloads
+    jemalloc or tcmalloc for this; two mallopt calls do it inside the process. The numbers computed
+    do not change. Process-wide and idempotent; returns False where the C library is not glibc.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)  # the process's own C library
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    # Blocks up to 32 MiB (glibc's ceiling for this setting) come from the heap, and up to 1 GiB
+    # of free heap is kept: more than any digitrec step frees, and small beside the memory of a machine that trains.
+    return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(libc.mallopt(m_trim_threshold, 1 << 30))
 
 
 PRECISIONS = ("fp32", "bf16", "auto")

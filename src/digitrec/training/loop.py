@@ -18,6 +18,7 @@ from ..faults import pause_point
 from ..recipes import Recipe
 from .augment import AugmentConfig, augment_batch
 from .distributed import SINGLE, Ranks, all_reduce_sum
+from .environment import keep_freed_memory
 from .history import improved
 from .optim import EarlyStopping, build_optimizer, build_scheduler
 from .progress import Reporter
@@ -105,6 +106,8 @@ def fit(
     reporter = reporter or Reporter(recipe.epochs, quiet=True)
     if not ranks.distributed:  # (the engine converted the module before wrapping it in DDP)
         model.to(memory_format=torch.channels_last)  # conv weights NHWC: +13-30% a step on CPU (benchmarks/engine.py)
+    if train.images.device.type == "cpu":
+        keep_freed_memory()  # no page faults on every step's activations
     optimizer = build_optimizer(
         args.optimizer, model.parameters(), recipe.lr, momentum=args.momentum,
         nesterov=args.nesterov, weight_decay=args.weight_decay, **args.optimizer_args,
