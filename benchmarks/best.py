@@ -30,7 +30,7 @@ import _machine  # noqa: E402
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=_seeds, default=_seeds("3"),
-                        help="single-model runs: N for seeds 0..N-1, or a list such as 0,2")
+                        help="single-model runs: N for seeds 0..N-1, or a list such as 0,2 (seed 3 alone: 3,)")
     parser.add_argument("--ensemble", type=int, default=0, help="also ensemble this many runs (seeds 0..N-1)")
     parser.add_argument("--recipe", default="best")
     parser.add_argument("--runs", default=None, help="keep the run folders here and reuse finished ones")
@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _seeds(text: str) -> list[int]:
-    """'3' -> [0, 1, 2]; '0,2' -> [0, 2]."""
+    """'3' -> [0, 1, 2]; '0,2' -> [0, 2]; '3,' -> [3] (a list of one)."""
     try:
-        values = [int(part) for part in text.split(",")]
+        values = [int(part) for part in text.split(",") if part.strip() or "," not in text]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected N or a list such as 0,2, got {text!r}") from None
     if "," not in text:

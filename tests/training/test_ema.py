@@ -51,3 +51,24 @@ def test_the_model_is_the_moving_average_of_the_steps_weights(small_mnist):
 def test_a_decay_outside_zero_to_one_is_one_line():
     with pytest.raises(DigitrecError, match="ema_decay must be between 0 and 1"):
         check_recipe(get_recipe("best").override(ema_decay=1.5))
+
+
+def _warnings(small_mnist, epochs: int, ema_decay: float) -> str:
+    import io
+
+    from digitrec.training.progress import Reporter
+
+    train = small_mnist["train"]
+    data = TensorSplit.from_arrays(train.images[:64], train.labels[:64], torch.device("cpu"))
+    recipe = get_recipe("cnn-baseline-bn").override(epochs=epochs, batch_size=32, ema_decay=ema_decay)
+    stream = io.StringIO()
+    fit(Classifier(create_model("cnn-baseline-bn"), 0.1307, 0.3081), data, None, recipe,
+        reporter=Reporter(epochs, stream=stream))
+    return stream.getvalue()
+
+
+def test_a_run_too_short_for_its_average_says_so(small_mnist):
+    said = _warnings(small_mnist, 1, 0.999)  # 2 steps: 99.8% of the average is the first step's weights
+    assert "warning: --ema-decay 0.999 averages the last ~1,000 steps but this run has 2:" in said
+    assert "keeps 100% of the first step's weights" in said
+    assert "warning" not in _warnings(small_mnist, 3, 0.25)  # 6 steps at 0.25: 0.02% left
