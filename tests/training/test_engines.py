@@ -99,3 +99,34 @@ def test_auto_precision_is_bf16_only_where_the_hardware_has_it(monkeypatch):
     assert resolve_precision("fp32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
     with pytest.raises(DigitrecError, match="unknown precision 'fp8'; choose from: fp32, bf16, auto"):
         get_engine("torch").check(get_recipe("fast").override(precision="fp8"))
+
+
+def _weights(path) -> dict[str, np.ndarray]:
+    """The trained arrays of a model file, whichever engine wrote it (not the temperature fitted after training)."""
+    if path.suffix == ".npz":
+        with np.load(path) as arrays:
+            return {k: arrays[k] for k in arrays.files if k.startswith(("weight_", "bias_"))}
+    return {k: v.numpy() for k, v in torch.load(path, weights_only=True)["state_dict"].items() if k != "temperature"}
+
+
+# epochs after which validation accuracy (200 digits) has dipped below an earlier epoch's
+@pytest.mark.parametrize(("name", "epochs"), [("nielsen", 3), ("mxnet-mlp", 6)])
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_keep_last_holds_the_final_weights_whatever_validation_says(name, epochs, keep, small_mnist, tmp_path):
+    recipe = get_recipe(name).override(epochs=epochs, batch_size=20, keep=keep)
+    ends = []
+
+    def on_epoch_end(end):
+        ends.append(end)
+        end.save_model(final_file, {})  # the weights as this epoch ends
+
+    suffix = ".npz" if recipe.engine == "scratch" else ".pt"
+    final_file, kept_file = tmp_path / f"final{suffix}", tmp_path / f"kept{suffix}"
+    result = get_engine(recipe.engine).fit(recipe, _data(small_mnist, n=200, val=100), Hooks(on_epoch_end=on_epoch_end))
+    accs = [row["val_acc"] for row in result.history]
+    assert max(accs) > accs[-1], accs  # an earlier epoch validates better: keep best and keep last differ
+    result.save_model(kept_file, {})
+    kept, final = _weights(kept_file), _weights(final_file)
+    same = kept.keys() == final.keys() and all(np.array_equal(kept[k], final[k]) for k in kept)
+    assert same == (keep == "last")
+    assert all(end.improved for end in ends) == (keep == "last")

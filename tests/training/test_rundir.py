@@ -48,3 +48,8 @@ def test_the_best_epoch_is_the_earliest_best_validation_accuracy():
     assert [improved(HISTORY[:n]) for n in (1, 2, 3)] == [True, True, False]
     no_val = [dict(row, val_acc=None, val_loss=None) for row in HISTORY]
     assert best_record(no_val)["epoch"] == 3 and improved(no_val) and best_record([]) is None
+
+
+def test_keep_last_keeps_the_final_epoch_whatever_validation_says():
+    assert best_record(HISTORY, "last")["epoch"] == 3
+    assert all(improved(HISTORY[:n], "last") for n in (1, 2, 3))

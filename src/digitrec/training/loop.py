@@ -174,7 +174,7 @@ def fit(
         schedule.step_epoch(val_loss if val_loss is not None else train_loss)
         stopped = stopper is not None and stopper.step(val_acc)
         if on_epoch_end is not None:
-            on_epoch_end(EpochState(epoch, history, improved(history), training_state, judged))
+            on_epoch_end(EpochState(epoch, history, improved(history, recipe.keep), training_state, judged))
         if stopped:
             reporter.log(f"early stopping: no improvement for {recipe.early_stopping} epochs")
             break

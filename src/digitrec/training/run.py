@@ -240,7 +240,7 @@ def _finish(recipe: Recipe, data: FitData, test: Split | None, run_dir: RunDir, 
         "samples_per_second": len(data.train) * len(history) / seconds if seconds else None,
         "train_size": len(data.train), **result.facts,
     }
-    best = best_record(history)
+    best = best_record(history, recipe.keep)
     if best is not None and best.get("val_acc") is not None:
         metrics |= {"best_epoch": best["epoch"], "val_accuracy": best["val_acc"], "val_loss": best["val_loss"]}
     if result.calibration:

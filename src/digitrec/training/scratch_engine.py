@@ -75,7 +75,7 @@ class ScratchEngine:
             history.append({k: metrics[k] for k in ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")})
             reporter.end_epoch(history[-1], len(data.train))
             if hooks.on_epoch_end is not None:
-                hooks.on_epoch_end(EpochEnd(epoch, history, improved(history),
+                hooks.on_epoch_end(EpochEnd(epoch, history, improved(history, recipe.keep),
                                             save_model=lambda path, m: save(path, m, epoch), save_state=None))
             if epoch < recipe.epochs:
                 reporter.start_epoch(epoch + 1, len(data.train))
@@ -87,10 +87,10 @@ class ScratchEngine:
             validation=(data.val.images, data.val.labels) if data.val is not None else None,
             # with validation, sgd puts the best epoch's weights back at the end (as the torch
             # engine keeps model.pt): a patience of `epochs` never stops early but does that
-            patience=(recipe.early_stopping or recipe.epochs) if data.val is not None else None,
+            patience=(recipe.early_stopping or recipe.epochs) if data.val is not None and recipe.keep == "best" else None,
             callback=on_epoch, on_batch=_BatchProgress(reporter) if reporter.shows_bar else None,
         )
-        best = best_record(history)
+        best = best_record(history, recipe.keep)
         if network.output != "softmax":
             calibration = not_calibrated(SIGMOID_OUTPUTS)
         elif data.val is not None:

@@ -96,7 +96,7 @@ class TorchEngine:
         trained = _data_parallel(model, device) if ranks.distributed else model
         history = fit(trained, train, val, recipe, reporter=hooks.reporter, resume=training, on_epoch_end=on_epoch_end,
                       ranks=ranks, precision=precision)
-        best = best_record(history)
+        best = best_record(history, recipe.keep)
         if best_state is not None:
             model.load_state_dict(best_state)
         model.eval()
