@@ -42,6 +42,7 @@ def test_it_trains_the_recipe_with_the_seed_and_records_the_command(script, fake
                                "digitrec train --recipe mxnet-mlp --seed 3 --epochs 1 --limit 200 --quiet")
     assert (info["recipe"], info["seed"], info["model"]) == ("mxnet-mlp", 3, "mlp")
     assert info["test_accuracy"] == metrics["test_accuracy"]
+    assert (info["train_precision"], info["train_threads"]) == ("fp32", torch.get_num_threads())
     assert json.loads((weights / builtin.INFO_FILE).read_text()) == info
     assert (weights / builtin.MODEL_FILE).read_bytes() == (run / "model.pt").read_bytes()
     monkeypatch.setattr(builtin, "WEIGHTS", weights)

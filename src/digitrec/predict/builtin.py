@@ -106,6 +106,10 @@ def install_builtin(checkpoint_path: str | os.PathLike, command: str, folder: Pa
         "test_size": metrics.get("test_size"),
         "params": metrics.get("params"),
         "train_seconds": metrics.get("train_seconds"),
+        # a CPU run repeats bit for bit only with the same arithmetic (precision auto is bf16 where
+        # the CPU has native bf16), thread count and torch build
+        "train_precision": metrics.get("train_precision"),
+        "train_threads": metrics.get("train_threads"),
         "versions": checkpoint.get("versions"),
         "created": checkpoint.get("created"),
         "installed": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
