@@ -26,10 +26,11 @@ def keep_freed_memory() -> bool:
     A step allocates and frees tens of MB of activations (a `best` batch: 12.8 MB a 32x28x28 map).
     By default glibc hands a freed block at the top of the heap back to the kernel once more than
     about twice the largest recent block is free, so the next step page-faults it in again, zero-filled:
-    4,000-13,000 page faults a `best` step and a step 25-40% slower on 2 Zen 3 cores (its element-wise
-    batch norm and ReLU ran 7x slower than on warm memory). PyTorch's CPU tuning guide preloads
-    jemalloc or tcmalloc for this; two mallopt calls do it inside the process. The numbers computed
-    do not change. Process-wide and idempotent; returns False where the C library is not glibc.
+    8,000-16,000 page faults a `best` step on 2 Zen 3 cores (0-470 with this), whose element-wise
+    batch norm and ReLU backward then ran 7x slower than on warm memory; steps timed alone took
+    320-330 ms against 238-304, a whole epoch 1.5-4% longer (a noisy host). PyTorch's CPU tuning
+    guide preloads jemalloc or tcmalloc for this; two mallopt calls do it inside the process. The
+    numbers computed do not change. Process-wide and idempotent; returns False where the C library is not glibc.
     """
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
