@@ -117,9 +117,10 @@ def _table(summary: dict, runs: list[dict], also: list[dict], ensemble: dict | N
     for row in runs:
         val = "" if row["val_accuracy"] is None else f"{row['val_accuracy']:.4f}"
         lines.append(f"| seed {row['seed']} | {row['test_accuracy']:.4f} | {val} | {row['epochs']} | {row['train_minutes']:.1f} |")
-    spread = f" ± {summary['std_accuracy']:.4f}" if "std_accuracy" in summary else ""
-    lines.append(f"| **mean of {summary['seeds']} seeds** | **{summary['mean_accuracy']:.4f}**{spread} | | | "
-                 f"{summary['mean_train_minutes']:.1f} |")
+    if summary["seeds"] > 1:  # (one seed is its own row)
+        spread = f" ± {summary['std_accuracy']:.4f}" if "std_accuracy" in summary else ""
+        lines.append(f"| **mean of {summary['seeds']} seeds** | **{summary['mean_accuracy']:.4f}**{spread} | | | "
+                     f"{summary['mean_train_minutes']:.1f} |")
     lines += [f"| `{member['path']}` | {member['test_accuracy']:.4f} | | | |" for member in also]
     if ensemble:
         seeds = f"seeds {', '.join(map(str, ensemble['members']))}" if ensemble["members"] else ""
