@@ -25,8 +25,9 @@ setup: $(STAMP)
 
 # The model predict/read/serve use when given none: train BUILTIN_RECIPE with BUILTIN_SEED through
 # `digitrec train`, copy its model.pt to src/digitrec/weights/builtin.pt, record it in builtin.json.
-# A CPU run repeats bit for bit only at the same thread count, ISA and precision: the shipped model was
-# made with 2 threads in bf16 (precision auto) on an AMD Zen 4 with AVX512-BF16; on AVX2 auto trains fp32. On a shared machine bf16 training with 2 threads was once 10x
+# A CPU run repeats bit for bit only at the same thread count, ISA and precision: the shipped model
+# was made with 2 threads in bf16 (precision auto) on an AMD Zen 4 with AVX512-BF16; on AVX2 auto
+# trains fp32. On a shared machine bf16 training with 2 threads was once 10x
 # slower than 1 thread: BUILTIN_THREADS=1 there.
 BUILTIN_RECIPE ?= best
 BUILTIN_SEED ?= 0

@@ -64,8 +64,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def _seeds(text: str) -> list[int]:
     """'3' -> [0, 1, 2]; '0,2' -> [0, 2]; '3,' -> [3] (a list of one)."""
+    parts = text.split(",")
+    if len(parts) > 1:  # a list: a trailing comma makes a list of one
+        parts = [part for part in parts if part.strip()]
     try:
-        values = [int(part) for part in text.split(",") if part.strip() or "," not in text]
+        values = [int(part) for part in parts]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected N or a list such as 0,2, got {text!r}") from None
     if "," not in text:

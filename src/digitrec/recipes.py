@@ -133,10 +133,6 @@ class Recipe:
                                 f"and at least 1 epoch of patience, got {self.early_stopping}")
         if self.keep not in KEEP:
             raise DigitrecError(f"recipe {self.name}: keep '{self.keep}': choose {' or '.join(KEEP)}")
-        if self.engine == "scratch" and self.keep == "last" and self.early_stopping is not None:
-            # the NumPy network's sgd puts the best epoch's weights back when it stops early
-            raise DigitrecError(f"recipe {self.name}: the scratch engine keeps the best epoch when it stops early; "
-                                "use keep best with early_stopping, or drop early_stopping")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

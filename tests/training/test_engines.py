@@ -57,6 +57,8 @@ def test_engines_refuse_what_they_cannot_run():
         ("torch", get_recipe("default").override(augment_args={"spin": 3}), "spin"),
         ("scratch", get_recipe("nielsen").override(model_args={"sizes": [784, 10], "width": 3}), "not width"),
         ("scratch", get_recipe("nielsen").override(model_args={"sizes": [784, 10], "activation": "gelu"}), "gelu"),
+        ("scratch", get_recipe("nielsen").override(keep="last", early_stopping=3, val_fraction=0.1),
+         "scratch engine keeps the best epoch when it stops early"),
     ):
         with pytest.raises(DigitrecError, match=words):
             get_engine(engine).check(recipe)

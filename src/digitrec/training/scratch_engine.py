@@ -41,6 +41,10 @@ class ScratchEngine:
     uses_torch = False  # NumPy only: a run never imports torch
 
     def check(self, recipe: Recipe) -> None:
+        if recipe.keep == "last" and recipe.early_stopping is not None:
+            # sgd puts the best epoch's weights back when it stops early
+            raise DigitrecError(f"recipe {recipe.name}: the scratch engine keeps the best epoch when it stops early; "
+                                "use keep best with early_stopping, or drop early_stopping")
         unknown = sorted(set(recipe.model_args) - _MODEL_ARGS)
         if unknown:
             raise DigitrecError(f"recipe {recipe.name}: the scratch network takes model_args "
