@@ -124,3 +124,33 @@ def test_best_cnn_valid_padding_follows_deottes_map_sizes():
             hook.remove()
     with pytest.raises(ValueError, match="padding='full': choose 'same' or 'valid'"):
         create_model("best-cnn", padding="full")
+
+
+def test_mask_dropout_is_the_same_function_as_nn_dropout():
+    from digitrec.models.best import MaskDropout
+
+    torch.manual_seed(0)
+    x = torch.rand(64, 32, 14, 14) + 0.5  # no zeros of its own
+    for p in (0.4, 0.1):
+        ours, theirs = MaskDropout(p), torch.nn.Dropout(p)
+        dropped = ours(x)
+        kept = dropped != 0
+        assert abs(kept.float().mean().item() - (1 - p)) < 0.01  # 401,408 units: +-0.003 is 4 sigma
+        assert torch.allclose(dropped[kept], x[kept] / (1 - p))  # survivors scaled as nn.Dropout's are
+        assert abs(dropped.mean().item() - theirs(x).mean().item()) < 0.01  # same expectation, ~1.0
+        assert torch.equal(ours.eval()(x), x)  # evaluation is the identity
+    x = x.clone().requires_grad_()
+    dropped = MaskDropout(0.4)(x)
+    dropped.sum().backward()
+    assert torch.equal(x.grad != 0, dropped != 0)  # gradient flows through the kept units only
+    assert torch.allclose(x.grad[dropped != 0], torch.tensor(1 / 0.6))
+    assert torch.equal(MaskDropout(0.0)(x), x)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        MaskDropout(1.0)
+
+
+def test_mask_dropout_keeps_bf16_activations_bf16():
+    from digitrec.models.best import MaskDropout
+
+    x = torch.ones(8, 100, dtype=torch.bfloat16)
+    assert MaskDropout(0.4)(x).dtype == torch.bfloat16

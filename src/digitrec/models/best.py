@@ -10,6 +10,31 @@ from torch import nn
 from .registry import register_model
 
 
+class MaskDropout(nn.Module):
+    """Dropout whose mask comes from `torch.rand`: the same function as `nn.Dropout`, faster on a CPU.
+
+    `nn.Dropout` draws its mask with `bernoulli_`, which on 2 Zen 4 cores takes 9.4 ms forward and
+    backward for a (128, 32, 14, 14) bf16 activation against 3.8 ms this way (1.3 vs 3.1 ms for
+    (128, 2048)): 13% of a `best` training step went to `bernoulli_`. Units are zeroed with
+    probability p and the survivors scaled by 1 / (1 - p), so evaluation is the identity.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout={p}: choose a probability in [0, 1)")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand(x.shape, device=x.device) >= self.p  # float32 draws whatever x's dtype
+        return x * keep * (1 / (1 - self.p))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
 def _conv(channels_in: int, channels_out: int, kernel: int, stride: int = 1, padding: int | None = None) -> list[nn.Module]:
     """conv (no bias: batch norm has one) -> batch norm -> ReLU."""
     padding = kernel // 2 if padding is None else padding
@@ -49,7 +74,7 @@ class BestCNN(nn.Module):
         for width in config.widths:
             layers += [*_conv(channels, width, 3, padding=pad), *_conv(width, width, 3, padding=pad),
                        *_conv(width, width, 5, stride=2)]
-            layers.append(nn.Dropout(config.dropout))
+            layers.append(MaskDropout(config.dropout))
             side -= 4 * (1 - pad)  # two 3x3 convs
             channels, side = width, (side + 1) // 2  # stride 2 with padding 2 on a 5x5 kernel: ceil(side / 2)
         if side < 4:
@@ -57,7 +82,7 @@ class BestCNN(nn.Module):
         layers += _conv(channels, config.head, 4, padding=0)
         side -= 3
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(config.dropout),
+        self.classifier = nn.Sequential(nn.Flatten(), MaskDropout(config.dropout),
                                         nn.Linear(config.head * side * side, config.num_classes))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
