@@ -2,7 +2,7 @@
 
     python benchmarks/best.py                          # seeds 0, 1, 2
     python benchmarks/best.py --ensemble 5             # seeds 0..4, then one ensemble of the five
-    python benchmarks/best.py --runs runs/best-study   # keep the runs; seeds already finished there are reused
+    python benchmarks/best.py --runs runs/best-study   # keep the runs; seeds already run there by the same command are reused
     python benchmarks/best.py --seeds 0,2 --extra "--epochs 30" --name best-30   # a variant, its own results
     python benchmarks/best.py --ensemble 3 --with runs/old/model.pt   # a 4th member: a run or model file of another kind
 
@@ -85,14 +85,25 @@ def _digitrec(*args: str) -> str:
     return done.stdout
 
 
+# Written into each run folder before training: a folder is reused only for the same command.
+_STAMP = "best-py-command.json"
+
+
 def _run(recipe: str, seed: int, root: Path, extra: list[str]) -> dict:
     out = root / f"{recipe}-seed{seed}"
-    metrics_file = out / "metrics.json"
+    metrics_file, stamp = out / "metrics.json", out / _STAMP
+    command = ["train", "--recipe", recipe, "--seed", str(seed), "--quiet", *extra]
+    if out.exists() and (not stamp.is_file() or json.loads(stamp.read_text()) != command):
+        started = f"`digitrec {' '.join(json.loads(stamp.read_text()))}`" if stamp.is_file() else "something else"
+        raise SystemExit(f"{out} holds a run started by {started}, not `digitrec {' '.join(command)}`: "
+                         "choose another --runs folder, or delete that one")
     if not metrics_file.is_file():  # a finished run is reused; a half-done one resumes
         if (out / "last.pt").is_file():
             _digitrec("train", "--resume", str(out), "--quiet")
         else:
-            _digitrec("train", "--recipe", recipe, "--seed", str(seed), "--out", str(out), "--quiet", *extra)
+            out.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(json.dumps(command))
+            _digitrec(*command, "--out", str(out))
     metrics = json.loads(metrics_file.read_text())
     row = {"seed": seed, "run": str(out), "test_accuracy": metrics["test_accuracy"],
            "val_accuracy": metrics.get("val_accuracy"), "epochs": metrics["epochs_run"],

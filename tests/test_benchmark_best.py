@@ -34,3 +34,24 @@ def test_one_seed_is_its_own_row_and_several_get_a_mean(best):
     two = best._table({"seeds": 2, "mean_accuracy": 0.9967, "std_accuracy": 0.0001, "mean_train_minutes": 24.0},
                       [row, dict(row, seed=4, test_accuracy=0.9968)], [], None)
     assert "| **mean of 2 seeds** | **0.9967** ± 0.0001 | | | 24.0 |" in two
+
+
+def test_a_run_folder_is_reused_only_by_the_command_that_started_it(best, monkeypatch, tmp_path):
+    calls = []
+
+    def train(*args):  # stands in for `digitrec train`: writes what a finished run holds
+        calls.append(args)
+        out = Path(args[args.index("--out") + 1])
+        (out / "metrics.json").write_text('{"test_accuracy": 0.99, "epochs_run": 2, "train_seconds": 60}')
+
+    monkeypatch.setattr(best, "_digitrec", train)
+    first = best._run("best", 0, tmp_path, ["--epochs", "2"])
+    again = best._run("best", 0, tmp_path, ["--epochs", "2"])
+    assert len(calls) == 1 and first == again  # read back, not trained again
+    with pytest.raises(SystemExit, match=r"started by `digitrec train --recipe best --seed 0 --quiet --epochs 2`, "
+                                         r"not `digitrec train --recipe best --seed 0 --quiet`"):
+        best._run("best", 0, tmp_path, [])
+    (tmp_path / "best-seed1").mkdir()  # a folder best.py did not start (another tool's run, say)
+    with pytest.raises(SystemExit, match="started by something else"):
+        best._run("best", 1, tmp_path, [])
+    assert len(calls) == 1

@@ -128,3 +128,27 @@ def test_bad_options_fail_up_front(fake_mnist, tmp_path):
         get_recipe("nope")
     with pytest.raises(DigitrecError, match="learning rate.* must be positive"):
         train_run(tiny(lr=-1.0), RunOptions(out=str(tmp_path / "b"), quiet=True))
+
+
+def test_a_seed_study_reads_back_its_own_runs_and_refuses_another_recipes(fake_mnist, tmp_path):
+    from digitrec.training.seeds import train_seeds
+
+    recipe, options = tiny(epochs=1), RunOptions(out=str(tmp_path / "study"), quiet=True)
+    train_run(recipe.override(seed=1), RunOptions(out=str(tmp_path / "study" / "seed-1"), quiet=True))
+    accuracy = json.loads((tmp_path / "study" / "seed-1" / "metrics.json").read_text())["test_accuracy"]
+    study = train_seeds(recipe, options, [1])  # an interrupted study rerun: seed 1 is read back, not retrained
+    assert study["runs"][0]["test_accuracy"] == accuracy
+    (tmp_path / "study" / "seeds.json").unlink()
+    with pytest.raises(DigitrecError, match=r"seed-1 holds a run of another recipe \(epochs 1 there, 2 here\)"):
+        train_seeds(recipe.override(epochs=2), options, [1])
+
+
+@pytest.mark.parametrize(("keep", "kept"), [("last", 2), ("best", None)])
+def test_metrics_name_the_epoch_model_pt_holds(fake_mnist, tmp_path, keep, kept):
+    train_run(tiny(val_fraction=0.1, keep=keep), RunOptions(out=str(tmp_path / "run"), quiet=True))
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    with open(tmp_path / "run" / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    best = max(rows, key=lambda row: float(row["val_acc"]))  # max() takes the earliest of equals
+    assert metrics["keep"] == keep and metrics["kept_epoch"] == (kept or int(best["epoch"]))
+    assert metrics["val_accuracy"] == pytest.approx(float(rows[metrics["kept_epoch"] - 1]["val_acc"]))

@@ -46,10 +46,10 @@ class Hooks:
 @dataclass
 class FitResult:
     history: list[dict[str, Any]]
-    predictor: Any  # a digitrec.predict.Predictor of the best epoch's weights
+    predictor: Any  # a digitrec.predict.Predictor of the kept epoch's weights (recipe.keep)
     params: int  # trainable parameters
     model_file: str  # the file name save_model writes in a run directory: model.pt, model.npz
-    save_model: SaveModel  # the best epoch's weights as a model file
+    save_model: SaveModel  # the kept epoch's weights as a model file
     # the temperature fitted on the validation split after training (evaluation.calibration's
     # records), which the predictor and save_model already apply; fitted False without validation
     calibration: dict[str, Any] = field(default_factory=dict)

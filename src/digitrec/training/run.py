@@ -50,7 +50,7 @@ class RunResult:
     run_dir: Path
     history: list[dict[str, Any]]
     metrics: dict[str, Any]
-    predictor: Any = field(repr=False)  # the best epoch's model, a digitrec.predict.Predictor
+    predictor: Any = field(repr=False)  # the kept epoch's model (recipe.keep), a digitrec.predict.Predictor
 
 
 def check_recipe(recipe: Recipe) -> None:
@@ -242,7 +242,7 @@ def _finish(recipe: Recipe, data: FitData, test: Split | None, run_dir: RunDir, 
     }
     best = best_record(history, recipe.keep)
     if best is not None and best.get("val_acc") is not None:
-        metrics |= {"best_epoch": best["epoch"], "val_accuracy": best["val_acc"], "val_loss": best["val_loss"]}
+        metrics |= {"keep": recipe.keep, "kept_epoch": best["epoch"], "val_accuracy": best["val_acc"], "val_loss": best["val_loss"]}
     if result.calibration:
         metrics["calibration"] = dict(result.calibration)
     title = f"{recipe.name} on {data.name}"

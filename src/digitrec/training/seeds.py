@@ -22,7 +22,7 @@ from ..recipes import Recipe
 from .distributed import SINGLE, barrier, gather_objects, rank_zero_first, start
 from .environment import resolve_device
 from .run import RunOptions, check_recipe, resume_run, train_run
-from .rundir import RunDir, default_run_dir
+from .rundir import RunDir, default_run_dir, holds_results
 
 
 def train_seeds(recipe: Recipe, options: RunOptions, seeds: list[int]) -> dict[str, Any]:
@@ -59,15 +59,34 @@ def train_seeds(recipe: Recipe, options: RunOptions, seeds: list[int]) -> dict[s
 
 def _one_seed(recipe: Recipe, options: RunOptions, root: Path, seed: int) -> dict[str, Any]:
     out = root / f"seed-{seed}"
+    recipe = recipe.override(seed=seed)
+    if (out / "config.json").is_file() and holds_results(out):
+        _check_same_recipe(out, recipe)
     if (out / "metrics.json").is_file():
         metrics = json.loads((out / "metrics.json").read_text())
     elif (out / "last.pt").is_file():
         metrics = resume_run(out, quiet=options.quiet, ranks=SINGLE).metrics
     else:  # new, or stopped before its first epoch ended (train_run starts that over)
-        run = train_run(recipe.override(seed=seed), dataclasses.replace(options, out=str(out)), ranks=SINGLE)
+        run = train_run(recipe, dataclasses.replace(options, out=str(out)), ranks=SINGLE)
         metrics = run.metrics
-    keys = ("test_accuracy", "test_loss", "train_seconds", "best_epoch", "epochs_run")
+    keys = ("test_accuracy", "test_loss", "train_seconds", "kept_epoch", "epochs_run")
     return {"seed": seed, "dir": out.name, **{k: metrics.get(k) for k in keys}}
+
+
+def _check_same_recipe(out: Path, recipe: Recipe) -> None:
+    """Refuse to read back or resume a run of another recipe: its figures would join this study's."""
+    recorded = _fields(json.loads((out / "config.json").read_text()).get("recipe", {}))
+    wanted = _fields(json.loads(json.dumps(recipe.to_dict())))  # tuples as lists, as config.json holds them
+    differ = [f"{key} {recorded.get(key)!r} there, {value!r} here" for key, value in wanted.items()
+              if recorded.get(key) != value]
+    if differ:
+        raise DigitrecError(f"{out} holds a run of another recipe ({'; '.join(differ)}): "
+                            "choose another --out, or delete that folder to train it again")
+
+
+def _fields(recipe: dict[str, Any]) -> dict[str, Any]:
+    """A recipe's shared and engine fields in one flat table (their names do not overlap)."""
+    return {key: value for key, value in recipe.items() if key != "args"} | (recipe.get("args") or {})
 
 
 def format_markdown(summary: dict[str, Any]) -> str:
