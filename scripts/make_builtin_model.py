@@ -1,7 +1,7 @@
 """Train the built-in model with digitrec's own `train` command and install it into the package.
 
-    python scripts/make_builtin_model.py                        # recipe fast, seed 0 (make builtin-model)
-    python scripts/make_builtin_model.py --recipe default --seed 1
+    python scripts/make_builtin_model.py                        # recipe best, seed 0 (make builtin-model)
+    python scripts/make_builtin_model.py --recipe fast --seed 1
     python scripts/make_builtin_model.py -- --device cuda       # anything after -- goes to `digitrec train`
 
 The run is kept (default runs/builtin-RECIPE-seedN/); a finished run of the recipe as it is now
@@ -57,7 +57,7 @@ def _finished_run_of(run: Path, recipe: str, seed: int) -> bool:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--recipe", default="fast", help="digitrec recipe to train (default: fast)")
+    parser.add_argument("--recipe", default="best", help="digitrec recipe to train (default: best)")
     parser.add_argument("--seed", type=int, default=0, help="the recipe's seed (default: 0)")
     parser.add_argument("--run", type=Path, help="run directory to train into (default: runs/builtin-RECIPE-seedN)")
     parser.add_argument("--weights", type=Path, default=builtin.WEIGHTS, help=f"where to install (default: {builtin.WEIGHTS})")
