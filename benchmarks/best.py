@@ -8,7 +8,7 @@
 
 Each seed is the whole `digitrec train --recipe best --seed N` command (a subprocess, so the figure
 is what a user gets); accuracy and training seconds come from its metrics.json. A run takes ~55
-minutes on 2 AVX2 cores in fp32 and ~17 with native bf16 (Zen 4, AVX512-BF16): start the
+minutes on 2 AVX2 cores in fp32 and ~15 with native bf16 (Zen 4, AVX512-BF16): start the
 script in the background (`nohup ... &`) and poll its output; with --runs it picks up where it stopped. The ensemble is `digitrec ensemble RUNS... --out FILE`
 evaluated with `digitrec evaluate FILE --json`. Writes results/best.{json,md} (--name NAME: results/NAME.*).
 """

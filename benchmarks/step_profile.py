@@ -3,6 +3,7 @@
     python benchmarks/step_profile.py                     # the `best` recipe
     python benchmarks/step_profile.py --recipe fast --steps 40
     python benchmarks/step_profile.py --model-args '{"padding": "valid"}' --name step_profile-best-valid
+    python benchmarks/step_profile.py --precision fp32 --name step_profile-best-zen4-fp32
 
 One step as `fit` takes it (training/loop.py): augmentation, forward and loss, backward, the
 optimizer, the weight average (recipes with ema_decay), each timed on its own (median ms over
@@ -37,11 +38,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=30, help="timed steps, after --warmup untimed ones")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--model-args", type=json.loads, default=None, help="JSON replacing the recipe's model_args")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
+                        help="replace the recipe's precision (e.g. fp32 on a CPU where auto picks bf16)")
     parser.add_argument("--name", default="step_profile", help="results file name: results/NAME.{json,md}")
     args = parser.parse_args(argv)
     import torch
 
     overrides = {"model_args": args.model_args} if args.model_args is not None else {}
+    if args.precision is not None:
+        overrides["precision"] = args.precision
     step, batch, precision = _step(args.recipe, overrides)
     for _ in range(args.warmup):
         step()
