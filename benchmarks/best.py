@@ -93,9 +93,10 @@ def _run(recipe: str, seed: int, root: Path, extra: list[str]) -> dict:
     out = root / f"{recipe}-seed{seed}"
     metrics_file, stamp = out / "metrics.json", out / _STAMP
     command = ["train", "--recipe", recipe, "--seed", str(seed), "--quiet", *extra]
-    if out.exists() and (not stamp.is_file() or json.loads(stamp.read_text()) != command):
-        started = f"`digitrec {' '.join(json.loads(stamp.read_text()))}`" if stamp.is_file() else "something else"
-        raise SystemExit(f"{out} holds a run started by {started}, not `digitrec {' '.join(command)}`: "
+    started = json.loads(stamp.read_text()) if stamp.is_file() else None
+    if out.exists() and started != command:
+        by = f"`digitrec {' '.join(started)}`" if started else "something else"
+        raise SystemExit(f"{out} holds a run started by {by}, not `digitrec {' '.join(command)}`: "
                          "choose another --runs folder, or delete that one")
     if not metrics_file.is_file():  # a finished run is reused; a half-done one resumes
         if (out / "last.pt").is_file():

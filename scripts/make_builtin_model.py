@@ -48,10 +48,8 @@ def _finished_run_of(run: Path, recipe: str, seed: int) -> bool:
         config = json.loads((run / "config.json").read_text())
     except (OSError, ValueError):
         return False
-    wanted = get_recipe(recipe).override(seed=seed).to_dict()
-    ran, opts = dict(config.get("recipe") or {}), config.get("options") or {}
-    ran.pop("source", None), wanted.pop("source", None)
-    return ((run / "metrics.json").is_file() and ran == wanted
+    opts, wanted = config.get("options") or {}, get_recipe(recipe).override(seed=seed)
+    return ((run / "metrics.json").is_file() and not wanted.differences(config.get("recipe") or {})
             and (opts.get("data"), opts.get("limit")) == ("mnist", None))
 
 

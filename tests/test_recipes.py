@@ -99,3 +99,12 @@ def test_keras_kaggle_uses_keras_rmsprop_with_torchs_epsilon_placement():
     args = get_recipe("keras-kaggle").args
     assert args.optimizer == "rmsprop" and args.optimizer_args == {"alpha": 0.9, "eps": pytest.approx(1e-7 ** 0.5)}
     assert tomllib.loads(get_recipe("keras-kaggle").to_toml())["args"]["optimizer_args"]["eps"] == pytest.approx(1e-7 ** 0.5)
+
+
+def test_differences_name_each_field_a_recorded_recipe_sets_otherwise_but_not_its_description():
+    recipe = get_recipe("best")
+    recorded = json.loads(json.dumps(recipe.to_dict()))  # as config.json holds it
+    assert recipe.differences(recorded) == []
+    recorded["source"] = "reworded"
+    recorded["epochs"], recorded["args"]["ema_decay"] = 30, 0.99
+    assert recipe.differences(recorded) == ["epochs 30 there, 20 here", "ema_decay 0.99 there, 0.999 here"]

@@ -137,6 +137,16 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def differences(self, recorded: dict[str, Any]) -> list[str]:
+        """What a recipe recorded in a run's config.json sets otherwise than this one, as
+        'epochs 30 there, 20 here'; the description (`source`) aside. Empty: the same recipe."""
+        def fields(recipe: dict[str, Any]) -> dict[str, Any]:  # shared and engine names do not overlap
+            return {k: v for k, v in recipe.items() if k not in ("args", "source")} | (recipe.get("args") or {})
+
+        there = fields(recorded)
+        here = fields(json.loads(json.dumps(self.to_dict())))  # tuples as lists, as config.json holds them
+        return [f"{key} {there.get(key)!r} there, {value!r} here" for key, value in here.items() if there.get(key) != value]
+
     def to_toml(self) -> str:
         """The recipe as TOML (None values, which TOML cannot hold, are left out: they are the defaults)."""
         import tomli_w

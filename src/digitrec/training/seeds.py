@@ -75,18 +75,10 @@ def _one_seed(recipe: Recipe, options: RunOptions, root: Path, seed: int) -> dic
 
 def _check_same_recipe(out: Path, recipe: Recipe) -> None:
     """Refuse to read back or resume a run of another recipe: its figures would join this study's."""
-    recorded = _fields(json.loads((out / "config.json").read_text()).get("recipe", {}))
-    wanted = _fields(json.loads(json.dumps(recipe.to_dict())))  # tuples as lists, as config.json holds them
-    differ = [f"{key} {recorded.get(key)!r} there, {value!r} here" for key, value in wanted.items()
-              if recorded.get(key) != value]
+    differ = recipe.differences(json.loads((out / "config.json").read_text()).get("recipe") or {})
     if differ:
         raise DigitrecError(f"{out} holds a run of another recipe ({'; '.join(differ)}): "
                             "choose another --out, or delete that folder to train it again")
-
-
-def _fields(recipe: dict[str, Any]) -> dict[str, Any]:
-    """A recipe's shared and engine fields in one flat table (their names do not overlap)."""
-    return {key: value for key, value in recipe.items() if key != "args"} | (recipe.get("args") or {})
 
 
 def format_markdown(summary: dict[str, Any]) -> str:
