@@ -126,11 +126,20 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         app(prog_name="digitrec")
+    except SystemExit as exc:
+        code = exc.code
+    else:  # pragma: no cover - typer's standalone mode always ends in SystemExit
+        code = 0
     finally:
         # The command is over; a SIGTERM from here on (torchrun stopping the other ranks of a failed
         # job while this one runs its atexit clean-up) ends the process as SIGTERM does, instead of
         # raising _Terminated inside an atexit callback, which prints a traceback.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from ..training.distributed import end_worker, joined_a_job
+
+    if joined_a_job():  # a torchrun worker skips the interpreter's teardown (end_worker says why)
+        end_worker(code)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,8 +11,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 from ..errors import RankLostError
 
@@ -80,10 +81,7 @@ def start(device: str) -> tuple[Ranks, str, str]:
         # each attempt keeps its keys apart.
         store = dist.PrefixStore(f"digitrec/attempt-{restart_count()}", store)
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", store=store, rank=rank, world_size=world)
-        # Left to interpreter shutdown, the group's C++ worker threads are torn down with it and
-        # the process can abort ("terminate called without an active exception", SIGABRT: seen
-        # in CI on a rank that finished first; pytorch/pytorch#190489): leave while Python is whole.
-        atexit.register(_leave_group)
+        atexit.register(_leave_group)  # the polite goodbye; `end_worker` makes sure nothing follows it
     threads = max(1, usable_cores() // ranks.local_world)
     torch.set_num_threads(threads)
     backend = dist.get_backend()
@@ -97,6 +95,34 @@ def _leave_group() -> None:
 
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def joined_a_job() -> bool:
+    """True in a process that joined a torchrun job's process group (`start` did)."""
+    return "torch.distributed" in sys.modules and sys.modules["torch.distributed"].is_initialized()
+
+
+def end_worker(code: int | str | None) -> NoReturn:
+    """End a torchrun worker: exit functions run, output is flushed, then the process exits at once.
+
+    The interpreter's own teardown is skipped on purpose. A DistributedDataParallel model keeps its
+    Gloo group alive past `destroy_process_group` (torch 2.13, measured: constructing one adds 11
+    references to the group, deleting it and collecting garbage takes back 1, and the group's
+    threads, pt_gloo_runloop x2 and gloo_tcp_loop, still run after destroy). A thread that drops a
+    finished collective during the final garbage collection of Py_Finalize must take the GIL to
+    free its tensors; a thread asking for the GIL then is ended by pthread_exit, which C++ turns
+    into std::terminate: "terminate called without an active exception", SIGABRT. A core dump
+    showed exactly that stack (ProcessGroupGloo::AsyncWork::~AsyncWork -> decref_pyobject ->
+    take_gil -> pthread_exit) in 1 of 17-38 two-rank runs on a busy 2-core machine.
+    `code` is what SystemExit carried: None is 0, a message is printed and is 1, as `sys.exit` does.
+    """
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    atexit._run_exitfuncs()  # while Python is whole: _leave_group, temporary folders, logging
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 @contextlib.contextmanager

@@ -41,12 +41,27 @@ def run_workers(nproc: int, worker_args: list[str], max_restarts: int = 0) -> No
     try:
         torchrun.run(args)
     except ChildFailedError as exc:
-        rank, failure = exc.get_first_failure()
-        if failure.exitcode == _REPORTED:
+        cause = _cause(exc.failures)
+        if cause is None:
             raise SystemExit(1) from None
+        rank, failure = cause
         raise DigitrecError(f"rank {rank} of {nproc} failed: {_how(failure.exitcode)}"
                             + (f" (after {max_restarts} restart(s))" if max_restarts else "")
                             + "; the run can continue with --resume") from None
+
+
+def _cause(failures: dict) -> tuple[int, object] | None:
+    """The rank whose failure started it: the first to die without a word (a signal, an unexpected
+    exit code). None when every failed rank explained itself (exit 1 after its own error line).
+
+    torchrun's own `get_first_failure` goes by timestamps in whole seconds, so a rank that lost its
+    peer and said so within the same second as the peer's SIGKILL could be named instead.
+    """
+    silent = {rank: failure for rank, failure in failures.items() if failure.exitcode != _REPORTED}
+    if not silent:
+        return None
+    rank = min(silent, key=lambda r: (silent[r].timestamp, r))
+    return rank, silent[rank]
 
 
 def _how(exitcode: int) -> str:
