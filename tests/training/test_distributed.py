@@ -178,6 +178,20 @@ def test_a_killed_rank_stops_the_job_in_one_line_or_is_restarted_to_the_same_res
     assert np.loadtxt(tmp_path / "healed" / "history.csv", delimiter=",", skiprows=1, usecols=0).tolist() == list(range(1, 13))
 
 
+def test_a_job_stopped_by_sigterm_says_terminated_in_one_line_and_stays_resumable(digits, tmp_path):
+    out = tmp_path / "stopped"
+    job = _start([sys.executable, "-m", "digitrec", "train", *MLP, "--epochs", "12", "--data", digits, "--nproc", "2", "--out", out])
+    deadline = time.monotonic() + TIMEOUT
+    while not (out / "last.pt").exists():
+        assert job.poll() is None and time.monotonic() < deadline, job.communicate()
+        time.sleep(0.05)
+    job.send_signal(signal.SIGTERM)  # to the launcher, as a scheduler or `timeout` stops a job
+    _, stderr = job.communicate(timeout=TIMEOUT)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert (job.returncode, lines) == (128 + signal.SIGTERM, ["digitrec: terminated"]), stderr
+    assert (out / "last.pt").is_file() and (out / "config.json").is_file()
+
+
 def test_the_numpy_engine_says_it_does_not_run_data_parallel(digits, tmp_path):
     job = _digitrec("train", "--recipe", "nielsen", "--epochs", "1", "--data", digits, "--out", tmp_path / "r", "--nproc", "2")
     lines = [line for line in job.stderr.splitlines() if line.strip()]

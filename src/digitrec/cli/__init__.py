@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
-from ..errors import DigitrecError, RankLostError
+from ..errors import DigitrecError, RankLostError, Terminated
 
 
 class _FriendlyErrors(TyperGroup):
@@ -29,12 +29,12 @@ class _FriendlyErrors(TyperGroup):
             # `digitrec ... | head` closed our stdout: not an error worth a message.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             raise typer.Exit(141) from None
-        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM as _Terminated
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM as Terminated
             if _debug(ctx):
                 raise
-            terminated = isinstance(stop, _Terminated)
-            if not (terminated and os.environ.get("DIGITREC_LAUNCHER") == "1"):  # torchrun stopping the other
-                # ranks of a failed job: `--nproc`'s launcher reports which rank failed
+            terminated = isinstance(stop, Terminated)
+            if not (terminated and _launched_worker()):  # torchrun stopping the other ranks of a
+                # failed or stopped job: `--nproc`'s launcher says what happened
                 typer.echo("digitrec: terminated" if terminated else "digitrec: interrupted", err=True)
             raise typer.Exit(128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
         except Exception as exc:  # noqa: BLE001 - the whole point is one line, not a traceback
@@ -48,7 +48,12 @@ class _FriendlyErrors(TyperGroup):
 def _said_elsewhere(exc: Exception) -> bool:
     """Under `--nproc`, a rank that lost its peers is reported by the launcher, which names the
     rank that died."""
-    return isinstance(exc, RankLostError) and os.environ.get("DIGITREC_LAUNCHER") == "1"
+    return isinstance(exc, RankLostError) and _launched_worker()
+
+
+def _launched_worker() -> bool:
+    """A worker that `--nproc` started (torchrun gives workers a RANK; the launcher has none)."""
+    return os.environ.get("DIGITREC_LAUNCHER") == "1" and "RANK" in os.environ
 
 
 def _rank() -> str:
@@ -57,13 +62,8 @@ def _rank() -> str:
     return "" if rank == "0" else f"rank {rank}: "
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM (a scheduler's or `timeout`'s stop), raised like Ctrl-C so that the same clean-up runs:
-    temporary files removed, a run without a checkpoint removed, a run with one left resumable."""
-
-
 def _raise_terminated(signum: int, frame) -> None:
-    raise _Terminated()
+    raise Terminated()
 
 
 def _debug(ctx: typer.Context) -> bool:
@@ -133,7 +133,7 @@ def main() -> None:
     finally:
         # The command is over; a SIGTERM from here on (torchrun stopping the other ranks of a failed
         # job while this one runs its atexit clean-up) ends the process as SIGTERM does, instead of
-        # raising _Terminated inside an atexit callback, which prints a traceback.
+        # raising Terminated inside an atexit callback, which prints a traceback.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
     from ..training.distributed import end_worker, joined_a_job
 

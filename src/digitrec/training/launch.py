@@ -11,7 +11,7 @@ import logging
 import os
 import signal
 
-from ..errors import DigitrecError
+from ..errors import DigitrecError, Terminated
 from .distributed import usable_cores
 
 # A worker that failed with this exit code printed its own "digitrec: error: ..." line already.
@@ -25,6 +25,7 @@ def run_workers(nproc: int, worker_args: list[str], max_restarts: int = 0) -> No
     exits 1 quietly when a rank already explained itself.
     """
     from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     if nproc < 1:
@@ -37,7 +38,11 @@ def run_workers(nproc: int, worker_args: list[str], max_restarts: int = 0) -> No
         "--standalone", "--nproc-per-node", str(nproc), "--max-restarts", str(max_restarts),
         "--monitor-interval", "0.5", "-m", "digitrec", *worker_args,
     ])
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # its own report is many lines
+    # Its own report of a failure is many lines, and its modules' loggers each carry their own level
+    # (torch's get_logger sets one from LOGLEVEL), so the parent's level alone does not quiet them.
+    for name in [*logging.root.manager.loggerDict, "torch.distributed.elastic"]:
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         torchrun.run(args)
     except ChildFailedError as exc:
@@ -48,6 +53,10 @@ def run_workers(nproc: int, worker_args: list[str], max_restarts: int = 0) -> No
         raise DigitrecError(f"rank {rank} of {nproc} failed: {_how(failure.exitcode)}"
                             + (f" (after {max_restarts} restart(s))" if max_restarts else "")
                             + "; the run can continue with --resume") from None
+    except SignalException as exc:
+        # torchrun turns a SIGTERM or SIGINT to this process into SignalException once it has
+        # stopped the workers (each left its run resumable): end as one process does on it.
+        raise (Terminated() if exc.sigval == signal.SIGTERM else KeyboardInterrupt()) from None
 
 
 def _cause(failures: dict) -> tuple[int, object] | None:
